@@ -1,0 +1,31 @@
+"""Build the parts of a run from a composed config with ``hydra.utils.instantiate``."""
+
+from __future__ import annotations
+
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from compare.errors import UserError
+
+#: Keys in a model config that configure training around the model, not the model's constructor.
+MODEL_RUN_KEYS = ("compile",)
+
+
+def build(node: DictConfig, **kwargs):
+    """``instantiate(node)``, but a UserError raised inside a constructor surfaces as itself, not wrapped."""
+    try:
+        return instantiate(node, **kwargs)
+    except InstantiationException as e:
+        cause = e.__cause__
+        while cause is not None and not isinstance(cause, UserError):
+            cause = cause.__cause__
+        if isinstance(cause, UserError):
+            raise cause from None
+        raise UserError(str(e).splitlines()[0] + " " + str(e.__cause__ or "")) from e
+
+
+def build_model(model_cfg: DictConfig, vocab_size: int):
+    """The plain ``nn.Module`` described by ``model_cfg``, sized for ``vocab_size`` tokens."""
+    ctor = OmegaConf.masked_copy(model_cfg, [k for k in model_cfg if k not in MODEL_RUN_KEYS])
+    return build(ctor, vocab_size=vocab_size)

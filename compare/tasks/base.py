@@ -1,0 +1,104 @@
+"""The Task interface: every task makes batches of (inputs, targets) of a length you ask for.
+
+inputs  (batch, time) long: the token ids the model reads.
+targets (batch, time) long: the token expected at each position, IGNORE where nothing is scored.
+
+One batch shape for every task keeps the rest generic: copy scores the answer half, QA scores the
+last position, language modelling scores every position. A sample's "length" is the task's own
+difficulty knob (copy: number of symbols to copy); ``sequence_length(length)`` says how many
+tokens that makes, so a model with a bounded context can tell in advance whether it fits.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from compare.errors import UserError
+
+#: Target value for positions that are not scored (the default ignore_index of cross_entropy).
+IGNORE = -100
+
+
+@dataclass
+class EvalSet:
+    """A fixed evaluation set: batches of one length, plus any per-sample key to slice accuracy by."""
+
+    length: int
+    inputs: Tensor
+    targets: Tensor
+    # Optional second axis (e.g. fact distance in QA): name -> (batch,) long tensor of keys.
+    slices: dict[str, Tensor] = field(default_factory=dict)
+
+
+class Task(ABC):
+    """A source of (inputs, targets) batches at any requested length."""
+
+    #: Short name used in run directories, results and reports.
+    name: str = "task"
+
+    def __init__(self, length: int, seed: int = 0) -> None:
+        check_positive("task.length", length)
+        self.length = int(length)
+        self.seed = int(seed)
+
+    # --- what every task defines -------------------------------------------------------------
+    @property
+    @abstractmethod
+    def num_tokens(self) -> int:
+        """Size of the token vocabulary the model must embed and predict (specials included)."""
+
+    @abstractmethod
+    def sample(self, batch_size: int, length: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        """A batch of (inputs, targets) at ``length``, drawn with ``generator`` on its device."""
+
+    @abstractmethod
+    def sequence_length(self, length: int) -> int:
+        """Number of tokens in inputs of a sample at ``length``."""
+
+    def token_names(self) -> list[str]:
+        """Human-readable name of every token id (for attention maps and reports)."""
+        return [str(i) for i in range(self.num_tokens)]
+
+    # --- shared behaviour ----------------------------------------------------------------------
+    def validation_set(self, size: int) -> EvalSet:
+        """The fixed validation set at the training length (the same for every run with this seed)."""
+        return self.eval_set(self.length, size, salt=0)
+
+    def eval_set(self, length: int, size: int, salt: int = 1) -> EvalSet:
+        """A fixed, seeded evaluation set at ``length``; ``salt`` keeps it apart from other sets."""
+        check_positive("evaluation length", length)
+        g = torch.Generator().manual_seed(stream_seed(self.seed, -1 - salt, length))
+        inputs, targets = self.sample(size, length, g)
+        return EvalSet(length, inputs, targets, self.eval_slices(inputs, targets, length))
+
+    def eval_slices(self, inputs: Tensor, targets: Tensor, length: int) -> dict[str, Tensor]:
+        """Per-sample keys for a second difficulty axis; none by default."""
+        return {}
+
+    def probe(self) -> tuple[Tensor, list[str]]:
+        """One short example (1, time) and its token names, for looking at attention maps."""
+        g = torch.Generator().manual_seed(stream_seed(self.seed, -7, self.length))
+        inputs, _ = self.sample(1, self.length, g)
+        names = self.token_names()
+        return inputs, [names[i] for i in inputs[0].tolist()]
+
+    def describe(self) -> dict:
+        """The task's settings, for results rows."""
+        return {"name": self.name, "length": self.length, "num_tokens": self.num_tokens}
+
+
+def stream_seed(seed: int, step: int, length: int = 0) -> int:
+    """A distinct 63-bit seed for (run seed, batch index, length): batch k is reproducible on its own."""
+    x = (seed * 0x9E3779B97F4A7C15 + step * 0xBF58476D1CE4E5B9 + length * 0x94D049BB133111EB) & (2**64 - 1)
+    x ^= x >> 31
+    return x & (2**63 - 1)
+
+
+def check_positive(what: str, value, minimum: int = 1) -> None:
+    """Raise a UserError naming ``what`` unless ``value`` is an integer >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise UserError(f"{what}={value!r} is not accepted: it must be an integer >= {minimum}")

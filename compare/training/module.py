@@ -1,0 +1,67 @@
+"""SequenceModule: the LightningModule around any sequence model (loss and metrics on scored positions)."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from compare.metrics import SequenceAccuracy
+from compare.models.sizing import count_params
+from compare.tasks.base import IGNORE
+
+
+def sequence_loss(logits: Tensor, targets: Tensor) -> Tensor:
+    """Mean cross-entropy over scored positions (targets != IGNORE)."""
+    return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE)
+
+
+class SequenceModule(L.LightningModule):
+    """Trains a plain ``nn.Module`` (tokens -> logits) with AdamW and a step-wise schedule from config."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
+        compile: bool = False,
+    ) -> None:
+        super().__init__()
+        self.model = model
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.forward_fn = torch.compile(model) if compile else model
+        self.val_acc = SequenceAccuracy()
+        self.num_params = count_params(model)
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        return self.forward_fn(tokens)
+
+    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
+        inputs, targets = batch
+        loss = sequence_loss(self(inputs), targets)
+        self.log("train/loss", loss, prog_bar=True)
+        return loss
+
+    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        inputs, targets = batch
+        logits = self(inputs)
+        self.log("val/loss", sequence_loss(logits, targets), prog_bar=True)
+        self.val_acc.update(logits, targets)
+
+    def on_validation_epoch_end(self) -> None:
+        scores = self.val_acc.compute()
+        self.log("val/token_acc", scores["token_acc"])
+        self.log("val/seq_acc", scores["seq_acc"], prog_bar=True)
+        self.val_acc.reset()
+
+    def configure_optimizers(self):
+        optimizer = self.optimizer_factory(self.model.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        total = self.trainer.max_steps if self.trainer.max_steps > 0 else 1000
+        scheduler = self.scheduler_factory(optimizer, total_steps=total)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
