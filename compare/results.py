@@ -73,3 +73,19 @@ def library_versions() -> dict:
 
     return {"python": platform.python_version(), "torch": torch.__version__, "lightning": lightning.__version__,
             "hydra": hydra.__version__, "platform": platform.platform()}
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Binary twin of ``atomic_write_text`` (figures): a temp file in the same folder, then a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

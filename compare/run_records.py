@@ -1,0 +1,116 @@
+"""Find the runs under a run or sweep folder and read each one back: its results row and its curves.
+
+A run folder is one with a results.json or a Hydra job record (.hydra/config.yaml). Every run found is
+returned, whatever state it is in: finished, failed, still running (a job dir without results yet) or
+unreadable (a corrupt file, another schema) — the report lists those instead of dropping them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from compare.errors import UserError
+from compare.results import RESULTS_FILE, read_results
+
+#: Folders that are parts of a run or of a report, never runs themselves.
+NOT_RUNS = {"report", "tb", "checkpoints", ".hydra", "lightning_logs", "__pycache__"}
+#: How deep below the given folder runs are looked for (sweep/job is 1; outputs/task/run is 2).
+MAX_DEPTH = 3
+
+
+@dataclass
+class RunRecord:
+    """One run as the report sees it: ``row`` is None when there is no readable results row."""
+
+    name: str
+    path: Path
+    status: str  # ok | failed | diverged | running | unreadable
+    row: dict | None = None
+    problem: str | None = None
+    val_curve: list[tuple[int, float]] = field(default_factory=list)
+
+    @property
+    def usable(self) -> bool:
+        """True when the run finished and its numbers can go into figures."""
+        return self.status == "ok" and self.row is not None
+
+
+def is_run_dir(path: Path) -> bool:
+    """A folder holding a results row or a Hydra job record."""
+    return (path / RESULTS_FILE).is_file() or (path / ".hydra" / "config.yaml").is_file()
+
+
+def find_run_dirs(root: Path) -> list[Path]:
+    """Run folders at or below ``root`` (``root`` itself when it is one), in a stable order."""
+    if is_run_dir(root):
+        return [root]
+    found: list[Path] = []
+
+    def walk(folder: Path, depth: int) -> None:
+        if depth > MAX_DEPTH:
+            return
+        for child in sorted(p for p in folder.iterdir() if p.is_dir() and p.name not in NOT_RUNS):
+            if is_run_dir(child):
+                found.append(child)
+            else:
+                walk(child, depth + 1)
+
+    walk(root, 1)
+    return sorted(found, key=_job_order)
+
+
+def _job_order(path: Path):
+    # Hydra job dirs start with the job number: 2_copy_... before 10_copy_...
+    head = path.name.split("_", 1)[0]
+    return (str(path.parent), int(head) if head.isdigit() else 1 << 30, path.name)
+
+
+def load_run(path: Path, root: Path, warn=None) -> RunRecord:
+    """Read one run folder; problems are reported through ``warn`` and recorded, never raised."""
+    name = str(path.relative_to(root)) if path != root else path.name
+    results = path / RESULTS_FILE
+    if not results.is_file():
+        return RunRecord(name, path, "running", problem="no results.json yet (still running, or killed before it ended)")
+    try:
+        row = read_results(results)
+    except UserError as e:
+        if warn:
+            warn(str(e))
+        return RunRecord(name, path, "unreadable", problem=str(e))
+    record = RunRecord(name, path, row.get("status", "unreadable"), row=row, problem=row.get("error"))
+    record.val_curve = read_scalar_series(path / "tb", "val/seq_acc", warn)
+    return record
+
+
+def load_runs(root: Path, warn=None) -> list[RunRecord]:
+    """Every run under ``root``; a UserError when there is none."""
+    root = Path(root)
+    if not root.is_dir():
+        raise UserError(f"{root}: no such folder")
+    dirs = find_run_dirs(root)
+    if not dirs:
+        raise UserError(f"{root}: no runs found (no folder with a {RESULTS_FILE} or a .hydra/ job record "
+                        f"within {MAX_DEPTH} levels)")
+    return [load_run(d, root, warn) for d in dirs]
+
+
+def read_scalar_series(logdir: Path, tag: str, warn=None) -> list[tuple[int, float]]:
+    """(step, value) pairs of ``tag`` from the TensorBoard event files in ``logdir`` ([] if none)."""
+    if not logdir.is_dir() or not any(logdir.glob("events.out.tfevents.*")):
+        return []
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    # The directory watcher logs every file it looks at at INFO, which Hydra's log config would print.
+    logging.getLogger("tensorboard").setLevel(logging.WARNING)
+    try:
+        acc = EventAccumulator(str(logdir), size_guidance={"scalars": 0})
+        acc.Reload()
+        if tag not in acc.Tags().get("scalars", []):
+            return []
+        return [(int(e.step), float(e.value)) for e in acc.Scalars(tag)]
+    except Exception as e:  # a truncated event file must not sink the report
+        if warn:
+            warn(f"{logdir}: could not read TensorBoard events ({type(e).__name__}: {e})")
+        return []

@@ -1,0 +1,101 @@
+"""What TensorBoard's dashboards need from one run: the HParams row and task-qualified scalars.
+
+HParams: at the end of fit, the run's settings (model, task, length, params, plus any ``extra`` from
+config) against its final metrics, so runs of a sweep can be sorted and filtered in the HParams tab.
+Custom scalars charts select tags by regex only (not by run), so the curves are also written under
+``by_task/<task>/...``; the sweep report's layout puts every model of one task on one chart from them.
+"""
+
+from __future__ import annotations
+
+import lightning as L
+from lightning.pytorch.loggers import TensorBoardLogger
+from torch.utils.tensorboard.summary import hparams as hparams_summary
+
+from compare.training.callbacks import LengthLadderCallback, ThroughputCallback
+
+#: Final metrics shown in the HParams dashboard (tag -> what it is).
+FINAL_METRICS = {
+    "final/val_seq_acc": "exact-sequence accuracy on the validation set at the training length",
+    "final/val_token_acc": "token accuracy on the validation set",
+    "final/val_loss": "validation loss",
+    "final/extrapolation_seq_acc": "mean exact-sequence accuracy at evaluated lengths beyond the training length",
+    "final/longest_seq_acc": "exact-sequence accuracy at the longest evaluated length (0 if unsupported)",
+    "final/train_tokens_per_s": "training throughput",
+    "final/peak_mem_mb": "peak memory",
+}
+
+
+def task_tag(task_name: str, what: str) -> str:
+    """The task-qualified copy of a scalar, for custom-scalars charts."""
+    return f"by_task/{task_name}/{what}"
+
+
+def _tensorboards(trainer):
+    return [lg for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)]
+
+
+def _model_settings(model) -> dict:
+    keep = ("hidden_size", "d_model", "d_ff", "n_heads", "num_layers", "cell", "pos_encoding", "attention")
+    out = {}
+    for k in keep:
+        v = getattr(model, k, None)
+        if isinstance(v, (int, float, str, bool)):
+            out[f"model.{k}"] = v
+    return out
+
+
+class DashboardCallback(L.Callback):
+    """Write the HParams session and the ``by_task/`` scalars of one run."""
+
+    def __init__(self, extra: dict | None = None) -> None:
+        self.extra = dict(extra or {})
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        if trainer.sanity_checking or trainer.state.fn != "fit" or not trainer.is_global_zero:
+            return
+        task = trainer.datamodule.task.name
+        for logger in _tensorboards(trainer):
+            for what in ("seq_acc", "token_acc", "loss"):
+                value = trainer.callback_metrics.get(f"val/{what}")
+                if value is not None:
+                    logger.experiment.add_scalar(task_tag(task, f"val_{what}"), float(value), trainer.global_step)
+
+    def on_fit_end(self, trainer, pl_module) -> None:
+        if not trainer.is_global_zero or not _tensorboards(trainer):
+            return
+        task = trainer.datamodule.task
+        model = pl_module.model
+        hparams = {"model": getattr(model, "name", type(model).__name__), "task": task.name,
+                   "train_length": task.length, "params": int(pl_module.num_params), **_model_settings(model),
+                   **{k: v for k, v in self.extra.items() if v is not None}}
+        metrics = {}
+        for what in ("seq_acc", "token_acc", "loss"):
+            value = trainer.callback_metrics.get(f"val/{what}")
+            if value is not None:
+                metrics[f"final/val_{what}"] = float(value)
+        for cb in trainer.callbacks:
+            if isinstance(cb, LengthLadderCallback) and cb.results:
+                beyond = [r.seq_acc for r in cb.results if not r.in_train_range and r.supported]
+                if beyond:
+                    metrics["final/extrapolation_seq_acc"] = sum(beyond) / len(beyond)
+                longest = max(cb.results, key=lambda r: r.length)
+                metrics["final/longest_seq_acc"] = longest.seq_acc if longest.supported else 0.0
+                for logger in _tensorboards(trainer):
+                    for r in cb.results:
+                        if r.supported:
+                            logger.experiment.add_scalar(task_tag(task.name, "seq_acc_vs_length"), r.seq_acc, r.length)
+            if isinstance(cb, ThroughputCallback) and cb.summary:
+                for key in ("train_tokens_per_s", "peak_mem_mb"):
+                    if cb.summary.get(key) is not None:
+                        metrics[f"final/{key}"] = float(cb.summary[key])
+        # Only the session summaries, not the experiment one: with none, TensorBoard builds the HParams
+        # table from the union of all runs' sessions (an LSTM's hidden_size and a transformer's d_model both
+        # show), where one experiment summary per run would let the first run found decide the columns.
+        _, start, end = hparams_summary(hparams, metrics)
+        for logger in _tensorboards(trainer):
+            logger.log_metrics(metrics, step=trainer.global_step)
+            writer = logger.experiment._get_file_writer()
+            writer.add_summary(start, trainer.global_step)
+            writer.add_summary(end, trainer.global_step)
+            logger.experiment.flush()

@@ -1,0 +1,1 @@
+"""Pictures: matplotlib figures for reports and TensorBoard, and the attention explorer page."""
