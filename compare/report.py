@@ -175,7 +175,9 @@ def report_blocks(records: list[RunRecord], root: Path, out: Path, made: dict[st
     explorers = [r for r in records if (r.path / "attention.html").is_file()]
     if explorers:
         blocks.append(("h2", "Attention explorers"))
-        blocks.append(("list", [f"{r.name}: {_relative(r.path / 'attention.html', out)}" for r in explorers]))
+        blocks.append(("p", "Attention of every layer and head on the task's probe example (sliders for layer and head; "
+                            "hover a cell for its weight):"))
+        blocks.append(("links", [(r.name, _relative(r.path / "attention.html", out)) for r in explorers]))
 
     blocks.append(("h2", "Runs that did not finish"))
     bad = [r for r in records if not r.usable]

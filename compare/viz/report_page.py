@@ -1,6 +1,6 @@
 """The report as a list of blocks, rendered twice: report.md (figures linked) and a self-contained report.html.
 
-Blocks: ("h1"|"h2"|"h3", text), ("p", text), ("list", [text]), ("table", headers, rows),
+Blocks: ("h1"|"h2"|"h3", text), ("p", text), ("list", [text]), ("links", [(text, relative href)]), ("table", headers, rows),
 ("figure", file name under figures/, caption). The HTML embeds every figure as base64 PNG and
 loads nothing from the network.
 """
@@ -27,6 +27,8 @@ def to_markdown(blocks: list[tuple]) -> str:
             out.append(block[1])
         elif kind == "list":
             out.append("\n".join(f"- {item}" for item in block[1]))
+        elif kind == "links":
+            out.append("\n".join(f"- [{text}]({href})" for text, href in block[1]))
         elif kind == "table":
             headers, rows = block[1], block[2]
             lines = ["| " + " | ".join(_md_cell(h) for h in headers) + " |",
@@ -49,6 +51,9 @@ def to_html(blocks: list[tuple], figures_dir: Path, title: str) -> str:
             body.append(f"<p>{html.escape(block[1])}</p>")
         elif kind == "list":
             body.append("<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in block[1]) + "</ul>")
+        elif kind == "links":
+            body.append("<ul>" + "".join(f'<li><a href="{html.escape(href)}">{html.escape(text)}</a></li>'
+                                         for text, href in block[1]) + "</ul>")
         elif kind == "table":
             head = "".join(f"<th>{html.escape(str(h))}</th>" for h in block[1])
             rows = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>"
