@@ -20,6 +20,12 @@ def run_cli(args: list[str], cwd: Path, timeout: int = 300) -> subprocess.Comple
 
 
 @pytest.fixture(scope="session")
+def cli():
+    """``run_cli`` for tests in other files (conftest helpers cannot be imported by name)."""
+    return run_cli
+
+
+@pytest.fixture(scope="session")
 def tiny_sweep(tmp_path_factory) -> Path:
     """4 jobs through Hydra: LSTM and transformer on copy at length 4 (trained a few steps) and at length 0
     (rejected by the task: two real failed jobs). The report is built by the on_multirun_end callback."""

@@ -1,0 +1,63 @@
+"""The why_attention presets: they compose, every swept task has a length at every rung, and (slow) the CPU
+preset runs end to end through Hydra with its report."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import OmegaConf
+
+CONF = str(Path(__file__).resolve().parents[2] / "conf")
+
+
+def composed(*overrides: str):
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        cfg = compose(config_name="config", overrides=list(overrides), return_hydra_config=True)
+    HydraConfig.instance().set_config(cfg)  # lets ${hydra:runtime.choices.task} resolve, as inside a job
+    return cfg
+
+
+@pytest.mark.parametrize("preset,models", [("why_attention", {"lstm", "transformer"}),
+                                           ("why_attention_gpu", {"lstm", "gru", "transformer"})])
+def test_preset_is_a_sweep_with_a_length_for_every_task_and_rung(preset, models):
+    cfg = composed(f"experiment={preset}")
+    assert cfg.hydra.mode.name == "MULTIRUN"
+    params = cfg.hydra.sweeper.params
+    assert set(params.model.split(",")) == models
+    tasks, rungs = params.task.split(","), params.rung.split(",")
+    assert "copy" in tasks and len(rungs) >= 3
+    for task in tasks:
+        lengths = [cfg.plan[task][rung] for rung in rungs]
+        assert all(isinstance(n, int) and n > 0 for n in lengths) and lengths == sorted(set(lengths)), (task, lengths)
+    # Each job reads its own task's rung: task.length and steps follow the plan.
+    for rung in rungs:
+        job = composed(f"experiment={preset}", "task=copy", f"rung={rung}")
+        assert job.task.length == cfg.plan["copy"][rung]
+        assert job.trainer.max_steps == cfg.plan["copy"].max_steps
+        for group in ("task", "model", "trainer", "data", "eval", "optimizer"):
+            OmegaConf.to_container(job[group], resolve=True)  # every group of the job resolves
+    if preset.endswith("_gpu"):
+        assert cfg.trainer.accelerator == "gpu" and cfg.trainer.precision == "bf16-mixed"
+    model_budgets = {composed(f"experiment={preset}", f"model={m}").model.param_budget for m in models}
+    assert len(model_budgets) == 1  # the same parameter budget for every model
+
+
+@pytest.mark.slow
+def test_why_attention_end_to_end(tmp_path: Path, cli):
+    """The README's first command, on this machine's CPU (prints its wall time; must stay under 10 minutes)."""
+    start = time.perf_counter()
+    proc = cli(["compare.train", "experiment=why_attention", f"hydra.sweep.dir={tmp_path / 'demo'}"],
+                   cwd=tmp_path, timeout=900)
+    wall = time.perf_counter() - start
+    print(f"why_attention wall time: {wall:.0f} s")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = tmp_path / "demo" / "report"
+    md = (report / "report.md").read_text()
+    assert "failed" not in md.split("## What the results show")[0]
+    assert (report / "report.html").is_file() and (report / "figures" / "accuracy_vs_length_copy.png").is_file()
+    assert len(list((tmp_path / "demo").glob("*_transformer_*/attention.html"))) >= 3
+    assert wall < 600
