@@ -111,7 +111,9 @@ def accuracy_sentences(task: str, by_model: dict[str, dict[int, Cell]], solved: 
             continue
         accs = [p["seq_acc"] for _, p in pts if p["seq_acc"] is not None]
         cannot = [p for _, p in pts if p["seq_acc"] is None]
-        if accs:
+        if accs and max(accs) == 0:
+            beyond_parts.append(f"{m} 0.00 at every longer length it was evaluated at")
+        elif accs:
             best_L, best = max(((L, p) for L, p in pts if p["seq_acc"] is not None), key=lambda x: x[1]["seq_acc"])
             beyond_parts.append(f"{m} {_f(mean(accs))} on average, best {_f(best['seq_acc'])} "
                                 f"at length {best['length']} (trained at {best_L})")

@@ -15,6 +15,7 @@ import argparse
 import csv
 import io
 import logging
+import os
 import shutil
 import sys
 import tempfile
@@ -26,7 +27,7 @@ from omegaconf import DictConfig
 
 from compare.errors import UserError
 from compare.findings import accuracy_sentences, cells_of, cost_sentence, run_summary_sentence
-from compare.results import atomic_write_bytes, atomic_write_text
+from compare.results import atomic_write_bytes, atomic_write_text, new_file_mode
 from compare.run_records import RunRecord, load_runs
 from compare.viz import figures
 from compare.viz.report_page import to_html, to_markdown
@@ -64,8 +65,6 @@ def results_csv(records: list[RunRecord]) -> str:
 
 
 def _relative(target: Path, start: Path) -> str:
-    import os
-
     return Path(os.path.relpath(target, start)).as_posix()
 
 
@@ -115,7 +114,7 @@ def build_figures(records: list[RunRecord], fig_dir: Path) -> dict[str, str]:
         if any(c.tokens_per_s for ms in cells.values() for by_len in ms.values() for c in by_len.values()):
             save("throughput_vs_length.png",
                  figures.metric_vs_train_length(per_task("tokens_per_s"), "training tokens / s",
-                                                "Training throughput", log_y=True),
+                                                "Training throughput"),
                  "Training throughput (tokens per second, validation excluded) against training length.")
         if any(c.peak_mem_mb for ms in cells.values() for by_len in ms.values() for c in by_len.values()):
             save("peak_memory_vs_length.png",
@@ -243,6 +242,7 @@ def write_dashboard(tb_dir: Path, tasks: list[str], fig_dir: Path, made: dict[st
     tb_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=tb_dir.parent, prefix=".tb."))
     try:
+        tmp.chmod(new_file_mode() | 0o111)  # mkdtemp makes 0700
         writer = SummaryWriter(log_dir=str(tmp))
         if tasks:
             writer.add_custom_scalars(custom_scalars_layout(tasks))
@@ -272,8 +272,7 @@ class ReportCallback(Callback):
         root = Path(config.hydra.sweep.dir)
         try:
             path = build_report(root, warn=lambda m: log.warning("compare-report: warning: %s", m), solved=self.solved)
-            log.info("report: %s", path)
-            print(f"compare-report: wrote {path}", file=sys.stderr)
+            log.info("compare-report: wrote %s", path)
         except UserError as e:
             print(f"compare-report: error: {e}", file=sys.stderr)
         except Exception as e:  # the sweep's results are on disk; compare-report DIR can be run again by hand

@@ -54,7 +54,6 @@ PAGE = """<!doctype html>
   #map { display: grid; gap: 0; width: max-content; user-select: none; }
   .cell { box-sizing: border-box; }
   .cell.masked { background: repeating-linear-gradient(45deg, #eee, #eee 2px, #f8f8f8 2px, #f8f8f8 4px); }
-  .cell.hl { outline: 1px solid #e4572e; outline-offset: -1px; }
   .lab { font-family: ui-monospace, monospace; font-size: var(--fs); color: #333; white-space: nowrap;
          overflow: hidden; display: flex; align-items: center; }
   .lab.row { justify-content: flex-end; padding-right: 4px; }

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import math
-from collections import defaultdict
 
 import matplotlib
 
@@ -119,8 +118,10 @@ def metric_vs_train_length(rows_by_task: dict[str, dict[str, list[tuple[int, flo
             _log2_lengths(ax, lengths)
         if log_y:
             ax.set_yscale("log")
-        if ylim:
+        elif ylim:
             ax.set_ylim(*ylim)
+        else:
+            ax.set_ylim(bottom=0)
         ax.set_title(f"{task}", fontsize=10)
         ax.set_xlabel("training length")
         ax.grid(alpha=0.3)
@@ -174,15 +175,3 @@ def attention_grid(maps, tokens: list[str], title: str) -> Figure:
     fig.tight_layout()
     return fig
 
-
-def group_by(rows, *keys):
-    """Nested dict of lists: group_by(rows, "task", "model") -> {task: {model: [row, ...]}}."""
-    out: dict = defaultdict(list) if len(keys) == 1 else defaultdict(dict)
-    if len(keys) == 1:
-        for r in rows:
-            out[r[keys[0]]].append(r)
-        return dict(out)
-    first = defaultdict(list)
-    for r in rows:
-        first[r[keys[0]]].append(r)
-    return {k: group_by(v, *keys[1:]) for k, v in first.items()}

@@ -109,3 +109,23 @@ def test_no_runs_is_a_clear_error(tmp_path: Path, capsys):
     assert not (tmp_path / "empty" / "report").exists()
     assert report_main([str(tmp_path / "missing")]) == 2
     assert "no such folder" in capsys.readouterr().err
+
+
+def test_unsupported_lengths_are_shown_as_such(tiny_sweep: Path, tmp_path: Path):
+    # As a transformer with a learned position table too short for the longest rung would report it.
+    sweep = _copy_sweep(tiny_sweep, tmp_path / "sweep")
+    path = sweep / "2_copy_transformer_L4" / "results.json"
+    row = json.loads(path.read_text())
+    for p in row["ladder"]:
+        if p["length"] == 16:
+            p.update(supported=False, seq_acc=None, token_acc=None, samples=0)
+    row["unsupported_lengths"] = [16]
+    path.write_text(json.dumps(row))
+    assert report_main([str(sweep)]) == 0
+    md = (sweep / "report" / "report.md").read_text()
+    assert "transformer cannot take 1 of its 2 longer lengths (from length 16)" in md
+    table_row = next(s for s in md.splitlines() if s.startswith("| transformer | 4 |"))
+    assert table_row.rstrip().endswith("| — |")
+    with open(sweep / "report" / "results.csv", newline="") as f:
+        line = next(r for r in csv.DictReader(f) if r["run"] == "2_copy_transformer_L4")
+    assert line["seq_acc@16"] == "unsupported" and line["unsupported_lengths"] == "16"
