@@ -29,6 +29,7 @@ from compare.errors import UserError
 from compare.findings import accuracy_sentences, cells_of, cost_sentence, run_summary_sentence
 from compare.results import atomic_write_bytes, atomic_write_text, new_file_mode
 from compare.run_records import RunRecord, load_runs
+from compare.tensorboard_tags import task_tag
 from compare.viz import figures
 from compare.viz.report_page import to_html, to_markdown
 
@@ -221,8 +222,6 @@ def build_report(root: str | Path, out: str | Path | None = None, warn=None, sol
 
 def custom_scalars_layout(tasks: list[str]) -> dict:
     """One category per task; each chart holds every run (model × length) of that task."""
-    from compare.training.dashboard_callback import task_tag
-
     return {task: {
         "validation exact-sequence accuracy over steps": ["Multiline", [task_tag(task, "val_seq_acc")]],
         "validation loss over steps": ["Multiline", [task_tag(task, "val_loss")]],

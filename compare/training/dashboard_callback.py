@@ -12,6 +12,7 @@ import lightning as L
 from lightning.pytorch.loggers import TensorBoardLogger
 from torch.utils.tensorboard.summary import hparams as hparams_summary
 
+from compare.tensorboard_tags import task_tag
 from compare.training.callbacks import LengthLadderCallback, ThroughputCallback
 
 #: Final metrics shown in the HParams dashboard (tag -> what it is).
@@ -24,11 +25,6 @@ FINAL_METRICS = {
     "final/train_tokens_per_s": "training throughput",
     "final/peak_mem_mb": "peak memory",
 }
-
-
-def task_tag(task_name: str, what: str) -> str:
-    """The task-qualified copy of a scalar, for custom-scalars charts."""
-    return f"by_task/{task_name}/{what}"
 
 
 def _tensorboards(trainer):

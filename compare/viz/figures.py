@@ -67,7 +67,7 @@ def accuracy_vs_length(task: str, curves: dict[int, dict[str, list[dict]]]) -> F
         lo, hi = min(all_lengths + [train_len]), max(all_lengths + [train_len])
         ax.axvspan(lo / 1.15, train_len, color="#dfe9f5", zorder=0)
         ax.axvline(train_len, color="#7a8ca5", ls=":", lw=1)
-        ax.text(train_len, 1.05, " trained ", ha="right", va="bottom", fontsize=7, color="#4a5a75")
+        ax.text(train_len, 1.05, " training range ", ha="right", va="bottom", fontsize=7, color="#4a5a75")
         ax.text(train_len, 1.05, " extrapolation →", ha="left", va="bottom", fontsize=7, color="#4a5a75")
         for model in sorted(curves[train_len]):
             colour = model_colour(model)
