@@ -16,6 +16,7 @@ import csv
 import io
 import logging
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -222,10 +223,13 @@ def build_report(root: str | Path, out: str | Path | None = None, warn=None, sol
 
 def custom_scalars_layout(tasks: list[str]) -> dict:
     """One category per task; each chart holds every run (model × length) of that task."""
+    def only(tag: str) -> list[str]:
+        return [f"^{re.escape(tag)}$"]  # chart tags are regexes
+
     return {task: {
-        "validation exact-sequence accuracy over steps": ["Multiline", [task_tag(task, "val_seq_acc")]],
-        "validation loss over steps": ["Multiline", [task_tag(task, "val_loss")]],
-        "exact-sequence accuracy vs evaluated length (step = length)": ["Multiline", [task_tag(task, "seq_acc_vs_length")]],
+        "validation exact-sequence accuracy over steps": ["Multiline", only(task_tag(task, "val_seq_acc"))],
+        "validation loss over steps": ["Multiline", only(task_tag(task, "val_loss"))],
+        "exact-sequence accuracy vs evaluated length (step = length)": ["Multiline", only(task_tag(task, "seq_acc_vs_length"))],
     } for task in tasks}
 
 

@@ -60,7 +60,7 @@ def test_sweep_dashboard_has_layout_and_figures(tiny_sweep: Path):
     (category,) = layout.category
     assert category.title == "copy"
     regexes = [tag for chart in category.chart for tag in chart.multiline.tag]
-    assert "by_task/copy/val_seq_acc" in regexes and "by_task/copy/seq_acc_vs_length" in regexes
+    assert "^by_task/copy/val_seq_acc$" in regexes and "^by_task/copy/seq_acc_vs_length$" in regexes
     figures = sorted(p.stem for p in (tiny_sweep / "report" / "figures").glob("*.png"))
     assert sorted(acc.Tags()["images"]) == sorted(f"report/{f}" for f in figures)
 
