@@ -56,6 +56,27 @@ class Cell:
         return out
 
 
+    def slices(self) -> dict[str, dict[int, float]]:
+        """Exact-sequence accuracy at the training length by each second difficulty axis: {axis: {key: acc}}."""
+        acc: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+        for r in self.rows:
+            for p in r.get("ladder") or []:
+                if int(p["length"]) == self.train_length:
+                    for axis, by_key in (p.get("by") or {}).items():
+                        for key, value in by_key.items():
+                            acc[axis][int(key)].append(value)
+        return {axis: {k: mean(v) for k, v in sorted(keys.items())} for axis, keys in acc.items()}
+
+    def task_metrics(self) -> dict[str, float]:
+        """Numeric task-specific metrics of the rows (``task_metrics``), averaged over seeds."""
+        vals: dict[str, list[float]] = defaultdict(list)
+        for r in self.rows:
+            for k, v in (r.get("task_metrics") or {}).items():
+                if isinstance(v, (int, float)) and not isinstance(v, bool):
+                    vals[k].append(float(v))
+        return {k: mean(v) for k, v in sorted(vals.items())}
+
+
 def cells_of(rows: list[dict]) -> dict[str, dict[str, dict[int, Cell]]]:
     """cells[task][model][train_length] from finished results rows."""
     out: dict = defaultdict(lambda: defaultdict(dict))
@@ -124,6 +145,25 @@ def accuracy_sentences(task: str, by_model: dict[str, dict[int, Cell]], solved: 
         out.append(f"{task}, beyond the training length: " + "; ".join(beyond_parts) + ".")
     if unsupported_parts:
         out.append(f"{task}: " + "; ".join(unsupported_parts) + ", counted as unsupported rather than as 0.")
+    return out
+
+
+def slice_sentences(task: str, by_model: dict[str, dict[int, Cell]]) -> list[str]:
+    """Accuracy along each second difficulty axis (e.g. fact distance) at the longest training length."""
+    out = []
+    axes = sorted({a for cells in by_model.values() for c in cells.values() for a in c.slices()})
+    for axis in axes:
+        parts = []
+        for m in sorted(by_model):
+            cells = {L: c.slices().get(axis) for L, c in by_model[m].items() if c.slices().get(axis)}
+            if not cells:
+                continue
+            L = max(cells)
+            keys = cells[L]
+            lo, hi = min(keys), max(keys)
+            parts.append(f"{m} {_f(keys[lo])} at {lo} and {_f(keys[hi])} at {hi} (trained at {L})")
+        if parts:
+            out.append(f"{task}, exact-sequence accuracy by {axis}: " + "; ".join(parts) + ".")
     return out
 
 

@@ -27,7 +27,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from compare.errors import UserError
-from compare.findings import accuracy_sentences, cells_of, cost_sentence, run_summary_sentence
+from compare.findings import accuracy_sentences, cells_of, cost_sentence, run_summary_sentence, slice_sentences
 from compare.results import atomic_write_bytes, atomic_write_text, new_file_mode
 from compare.run_records import RunRecord, load_runs
 from compare.tensorboard_tags import task_tag
@@ -49,7 +49,10 @@ def device_of(row: dict) -> str:
 def results_csv(records: list[RunRecord]) -> str:
     """One line per run; accuracy at each evaluated length in its own column (empty = not evaluated)."""
     lengths = sorted({int(p["length"]) for r in records if r.row for p in r.row.get("ladder") or []})
-    columns = CSV_COLUMNS + [f"seq_acc@{L}" for L in lengths] + ["unsupported_lengths", "problem", "path"]
+    extra = sorted({k for r in records if r.row for k, v in (r.row.get("task_metrics") or {}).items()
+                    if isinstance(v, (int, float, str, bool))})
+    columns = (CSV_COLUMNS + [f"seq_acc@{L}" for L in lengths] + [f"task.{k}" for k in extra]
+               + ["unsupported_lengths", "problem", "path"])
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
@@ -61,6 +64,8 @@ def results_csv(records: list[RunRecord]) -> str:
             line["device"] = device_of(row)
             for p in row.get("ladder") or []:
                 line[f"seq_acc@{p['length']}"] = "unsupported" if not p.get("supported", True) else p.get("seq_acc")
+            for k in extra:
+                line[f"task.{k}"] = (row.get("task_metrics") or {}).get(k)
             line["unsupported_lengths"] = " ".join(str(x) for x in row.get("unsupported_lengths") or [])
         writer.writerow(line)
     return buf.getvalue()
@@ -96,6 +101,15 @@ def build_figures(records: list[RunRecord], fig_dir: Path) -> dict[str, str]:
                  f"{task}: exact-sequence accuracy against evaluated length, one panel per training length. "
                  "Shaded: lengths up to the training length; hollow markers on dashed lines: extrapolation; "
                  "× on the axis: a length the model cannot take.")
+        axes = sorted({a for ms in cells[task].values() for c in ms.values() for a in c.slices()})
+        for axis in axes:
+            by = {}
+            for model, by_len in cells[task].items():
+                for L, cell in by_len.items():
+                    if cell.slices().get(axis):
+                        by.setdefault(L, {})[model] = cell.slices()[axis]
+            save(f"accuracy_by_{axis}_{task}.png", figures.accuracy_by_slice(task, axis, by),
+                 f"{task}: exact-sequence accuracy at the training length by {axis.replace('_', ' ')}.")
         val = {}
         for r in records:
             if r.usable and r.row["task"] == task and r.val_curve:
@@ -138,6 +152,7 @@ def report_blocks(records: list[RunRecord], root: Path, out: Path, made: dict[st
     sentences = []
     for task in sorted(cells):
         sentences += accuracy_sentences(task, cells[task], solved)
+        sentences += slice_sentences(task, cells[task])
     for task in sorted(cells):
         for what in ("throughput", "memory"):
             s = cost_sentence(task, cells[task], what, device)
@@ -151,9 +166,11 @@ def report_blocks(records: list[RunRecord], root: Path, out: Path, made: dict[st
 
     for task in sorted(cells):
         blocks.append(("h2", f"Task: {task}"))
-        for name in (f"accuracy_vs_length_{task}.png", f"validation_curves_{task}.png"):
-            if name in made:
+        for name in made:
+            if name.endswith(f"_{task}.png") and not name.startswith("validation_curves_"):
                 blocks.append(("figure", name, made[name]))
+        if f"validation_curves_{task}.png" in made:
+            blocks.append(("figure", f"validation_curves_{task}.png", made[f"validation_curves_{task}.png"]))
         lengths = sorted({p["length"] for ms in cells[task].values() for c in ms.values() for p in c.ladder()})
         table = []
         for model in sorted(cells[task]):
@@ -164,6 +181,12 @@ def report_blocks(records: list[RunRecord], root: Path, out: Path, made: dict[st
                                 for x in lengths])
         blocks.append(("table", ["model", "train length", "seeds", "val exact acc"] + [f"@{x}" for x in lengths], table))
         blocks.append(("p", "@N: exact-sequence accuracy at evaluated length N; — : the model cannot take that length."))
+        metric_names = sorted({k for ms in cells[task].values() for c in ms.values() for k in c.task_metrics()})
+        if metric_names:
+            blocks.append(("h3", f"Task-specific metrics ({task})"))
+            blocks.append(("table", ["model", "train length"] + metric_names,
+                           [[model, L] + [_fmt(c.task_metrics().get(k), 4) for k in metric_names]
+                            for model in sorted(cells[task]) for L, c in sorted(cells[task][model].items())]))
 
     for name in ("accuracy_at_train_length.png", "throughput_vs_length.png", "peak_memory_vs_length.png"):
         if name in made:

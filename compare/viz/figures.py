@@ -132,6 +132,24 @@ def metric_vs_train_length(rows_by_task: dict[str, dict[str, list[tuple[int, flo
     return fig
 
 
+def accuracy_by_slice(task: str, axis: str, curves: dict[int, dict[str, dict[int, float]]]) -> Figure:
+    """Accuracy at the training length along a second difficulty axis: a panel per training length, a line per model."""
+    train_lengths = sorted(curves)
+    fig, axes = _panels(len(train_lengths))
+    for ax, train_len in zip(axes, train_lengths):
+        for model in sorted(curves[train_len]):
+            pts = sorted(curves[train_len][model].items())
+            ax.plot([k for k, _ in pts], [v for _, v in pts], "-o", ms=4, color=model_colour(model), label=model)
+        ax.set_ylim(-0.05, 1.05)
+        ax.set_title(f"{task}: trained at length {train_len}", fontsize=10)
+        ax.set_xlabel(axis.replace("_", " "))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    axes[0].set_ylabel("exact-sequence accuracy")
+    fig.tight_layout()
+    return fig
+
+
 def validation_curves(task: str, curves: dict[int, dict[str, list[list[tuple[int, float]]]]]) -> Figure:
     """Validation exact-sequence accuracy over training steps: a panel per training length, a line per run."""
     train_lengths = sorted(curves)

@@ -129,3 +129,23 @@ def test_unsupported_lengths_are_shown_as_such(tiny_sweep: Path, tmp_path: Path)
     with open(sweep / "report" / "results.csv", newline="") as f:
         line = next(r for r in csv.DictReader(f) if r["run"] == "2_copy_transformer_L4")
     assert line["seq_acc@16"] == "unsupported" and line["unsupported_lengths"] == "16"
+
+
+def test_second_difficulty_axis_and_task_metrics_are_reported(tiny_sweep: Path, tmp_path: Path):
+    # As a task with eval_slices (e.g. QA by fact distance) and extra_metrics writes them into its row.
+    sweep = _copy_sweep(tiny_sweep, tmp_path / "sweep")
+    for job, accs in (("0_copy_lstm_L4", [0.9, 0.5, 0.1]), ("2_copy_transformer_L4", [1.0, 1.0, 0.75])):
+        path = sweep / job / "results.json"
+        row = json.loads(path.read_text())
+        at_train = next(p for p in row["ladder"] if p["length"] == 4)
+        at_train["by"] = {"fact_distance": {str(k): a for k, a in enumerate(accs)}}
+        row["task_metrics"] = {"baseline_loss": 2.5}
+        path.write_text(json.dumps(row))
+    assert report_main([str(sweep)]) == 0
+    md = (sweep / "report" / "report.md").read_text()
+    assert ("copy, exact-sequence accuracy by fact_distance: lstm 0.90 at 0 and 0.10 at 2 (trained at 4); "
+            "transformer 1.00 at 0 and 0.75 at 2 (trained at 4).") in md
+    assert (sweep / "report" / "figures" / "accuracy_by_fact_distance_copy.png").is_file()
+    assert "| lstm | 4 | 2.5000 |" in md
+    with open(sweep / "report" / "results.csv", newline="") as f:
+        assert {r["task.baseline_loss"] for r in csv.DictReader(f) if r["status"] == "ok"} == {"2.5"}
