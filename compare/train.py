@@ -75,9 +75,10 @@ def train(cfg: DictConfig) -> dict:
         log.info("%s on %s (length %d): %d trainable parameters", model.name, task.name, task.length, module.num_params)
         datamodule = build(cfg.data, task=task, seed=cfg.seed)
 
-        callbacks = [build(c) for c in cfg.callbacks.values()] if cfg.get("callbacks") else []
+        # A callback or logger set to null (e.g. `callbacks.checkpoint=null`) is switched off.
+        callbacks = [build(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
         show_bar, bar = progress_bar_callbacks(cfg.progress_bar)
-        loggers = [build(c) for c in cfg.logger.values()] if cfg.get("logger") else False
+        loggers = [build(c) for c in (cfg.get("logger") or {}).values() if c is not None] or False
         trainer: L.Trainer = build(cfg.trainer, callbacks=callbacks + bar, logger=loggers,
                                    enable_progress_bar=show_bar)
         for lg in trainer.loggers:
