@@ -21,6 +21,7 @@ from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from compare.cli import fold_lines
 from compare.errors import UserError
 
 #: Keys Hydra's instantiate reads itself.
@@ -62,7 +63,7 @@ def _check_target_node(node: dict, raw: dict, path: str, extra: set[str]) -> Non
     try:
         obj = get_object(target)
     except Exception as e:  # noqa: BLE001 - any import failure is the user's target being wrong
-        raise UserError(f"{where}={target!r} cannot be imported ({type(e).__name__}: {e})") from None
+        raise UserError(f"{where}={target!r} cannot be imported ({fold_lines(str(e))})") from None
     try:
         params = inspect.signature(obj).parameters
     except (TypeError, ValueError):
