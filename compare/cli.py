@@ -68,7 +68,7 @@ def fold_lines(text: str) -> str:
         flush()
         out.append(line)
     flush()
-    return "; ".join(line.rstrip(".") for line in out)
+    return "; ".join(line.rstrip(".:") for line in out)
 
 
 @contextmanager
