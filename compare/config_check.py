@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import collections.abc
 import inspect
-import os
+import numbers
 import re
 import types
 import typing
 from typing import Any, Iterable, Literal, Union
 
+import torch
 from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
@@ -141,12 +142,12 @@ def matches(value: Any, hint: Any) -> bool:
     if origin in _MAPPINGS or hint in _MAPPINGS:
         return isinstance(value, dict)
     if isinstance(hint, type):
-        if isinstance(value, hint):
-            return True
-        if issubclass(hint, os.PathLike):
-            return isinstance(value, str)
-        # A plain config value cannot be a tensor, a device object, a callback...; a dict may be a node.
-        return isinstance(value, dict)
+        if isinstance(value, (hint, dict)):
+            return True  # a dict may be a node that instantiate builds
+        if isinstance(value, str):
+            # Many classes are also given by name ("cpu" for a device); numbers and tensors never are.
+            return not issubclass(hint, (numbers.Number, torch.Tensor))
+        return False  # a number, bool or list cannot be an instance of some other class
     return True
 
 

@@ -109,3 +109,22 @@ def test_real_cli_prints_one_line_and_exits_2(tmp_path):
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr + proc.stdout
     assert proc.stderr.strip().splitlines()[-1].startswith("compare-train: error: attention='flash'")
+
+
+CONF = REPO / "conf"
+
+
+@pytest.mark.parametrize("group", ["model", "task", "trainer", "optimizer", "scheduler", "experiment"])
+def test_every_shipped_config_passes_the_check(group, tmp_path):
+    """The check must never reject a config the project ships (it is derived from the constructors, not a list)."""
+    from hydra import compose, initialize_config_dir
+
+    from compare.build import MODEL_RUN_KEYS
+    from compare.config_check import check_config
+
+    options = sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+    assert options
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        for option in options:
+            cfg = compose("config", overrides=[f"{group}={option}", f"output_dir={tmp_path}"])
+            check_config(cfg, extra_keys={"model": MODEL_RUN_KEYS})
