@@ -18,7 +18,9 @@ import lightning as L
 import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
+from hydra.utils import get_object
 from lightning.pytorch.callbacks import RichProgressBar
+from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
 from compare.build import MODEL_RUN_KEYS, build, build_model
@@ -82,6 +84,25 @@ def check_optimizer(optimizer_factory, model) -> None:
         raise UserError(f"optimizer: {e}") from None
 
 
+def resumed_step(checkpoint: Path) -> int:
+    """The global step a checkpoint was saved at (memory-mapped: the weights are not read)."""
+    return int(torch.load(checkpoint, map_location="cpu", weights_only=False, mmap=True)["global_step"])
+
+
+def build_loggers(cfg: DictConfig, resume_step: int | None) -> list | bool:
+    """The configured loggers (a logger set to null is off); a resumed run's TensorBoard drops the events
+    logged after its checkpoint, which the resumed run logs again, so no curve shows a step twice."""
+    loggers = []
+    for node in (cfg.get("logger") or {}).values():
+        if node is None:
+            continue
+        extra = {}
+        if resume_step is not None and issubclass(get_object(node._target_), TensorBoardLogger):
+            extra["purge_step"] = resume_step + 1
+        loggers.append(build(node, **extra))
+    return loggers or False
+
+
 def train(cfg: DictConfig) -> dict:
     """Run one experiment described by ``cfg``; returns the results row (also written to results.json).
 
@@ -129,7 +150,7 @@ def train(cfg: DictConfig) -> dict:
         # A callback or logger set to null (e.g. `callbacks.checkpoint=null`) is switched off.
         callbacks = [build(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
         show_bar, bar = progress_bar_callbacks(cfg.progress_bar)
-        loggers = [build(c) for c in (cfg.get("logger") or {}).values() if c is not None] or False
+        loggers = build_loggers(cfg, resumed_step(plan.checkpoint) if plan.checkpoint is not None else None)
         trainer = build(cfg.trainer, callbacks=callbacks + bar, logger=loggers, enable_progress_bar=show_bar)
         for lg in trainer.loggers:
             lg.log_hyperparams({"params": module.num_params})

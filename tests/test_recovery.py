@@ -40,8 +40,17 @@ def test_resume_from_a_mid_run_checkpoint_gives_the_uninterrupted_metrics(make_c
     assert resumed["status"] == "ok" and resumed["resumed_from"].endswith("last.ckpt")
     for key in METRICS:
         assert resumed[key] == reference[key], key
+    # TensorBoard shows each step once, with the uninterrupted run's values.
+    for tag in ("train/loss", "val/seq_acc"):
+        assert scalars(run / "tb", tag) == scalars(tmp_path / "a" / "tb", tag), tag
     # Reproducibility needs the seed and the library versions next to the numbers.
     assert resumed["seed"] == 0 and {"torch", "lightning", "hydra", "python"} <= set(resumed["versions"])
+
+
+def scalars(log_dir: Path, tag: str) -> list[tuple[int, float]]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    return [(e.step, e.value) for e in EventAccumulator(str(log_dir)).Reload().Scalars(tag)]
 
 
 def test_finished_runs_are_kept_and_never_overwritten(make_cfg, tmp_path):
