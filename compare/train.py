@@ -2,6 +2,8 @@
 
     compare-train model=transformer task=copy task.length=16
     compare-train -m model=lstm,gru,transformer task.length=8,16
+    compare-train ... hydra.run.dir=<run dir> resume=true      # continue a killed run from its last checkpoint
+    compare-train -m ... hydra.sweep.dir=<sweep dir> resume=true  # finish a sweep: keeps runs that are done
 """
 
 from __future__ import annotations

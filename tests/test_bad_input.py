@@ -128,3 +128,19 @@ def test_every_shipped_config_passes_the_check(group, tmp_path):
         for option in options:
             cfg = compose("config", overrides=[f"{group}={option}", f"output_dir={tmp_path}"])
             check_config(cfg, extra_keys={"model": MODEL_RUN_KEYS})
+
+
+def test_other_console_scripts_get_the_same_style(capsys, monkeypatch):
+    from compare.cli import reported_errors
+
+    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
+    with pytest.raises(SystemExit) as exit_:
+        with reported_errors("compare-report"):
+            raise UserError("runs=/nowhere is not a folder")
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err == "compare-report: error: runs=/nowhere is not a folder\n"
+    with pytest.raises(SystemExit) as exit_:
+        with reported_errors("compare-report"):
+            raise RuntimeError("boom")
+    err = capsys.readouterr().err
+    assert exit_.value.code == 1 and err.startswith("compare-report: error: RuntimeError: boom") and "Traceback" not in err
