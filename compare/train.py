@@ -91,16 +91,16 @@ def resumed_step(checkpoint: Path) -> int:
     return int(torch.load(checkpoint, map_location="cpu", weights_only=False, mmap=True)["global_step"])
 
 
-def build_loggers(cfg: DictConfig, resume_step: int | None) -> list | bool:
-    """The configured loggers (a logger set to null is off); a resumed run's TensorBoard drops the events
-    logged after its checkpoint, which the resumed run logs again, so no curve shows a step twice."""
+def build_loggers(cfg: DictConfig, purge_from: int | None) -> list | bool:
+    """The configured loggers (a logger set to null is off). In a run dir that already has TensorBoard events,
+    those from step ``purge_from`` on are dropped, so no curve shows a step twice."""
     loggers = []
     for node in (cfg.get("logger") or {}).values():
         if node is None:
             continue
         extra = {}
-        if resume_step is not None and issubclass(get_object(node._target_), TensorBoardLogger):
-            extra["purge_step"] = resume_step + 1
+        if purge_from is not None and issubclass(get_object(node._target_), TensorBoardLogger):
+            extra["purge_step"] = purge_from
         loggers.append(build(node, **extra))
     return loggers or False
 
@@ -152,7 +152,10 @@ def train(cfg: DictConfig) -> dict:
         # A callback or logger set to null (e.g. `callbacks.checkpoint=null`) is switched off.
         callbacks = [build(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
         show_bar, bar = progress_bar_callbacks(cfg.progress_bar)
-        loggers = build_loggers(cfg, resumed_step(plan.checkpoint) if plan.checkpoint is not None else None)
+        # Events after the checkpoint (or all, when an unfinished run restarts from scratch) are logged again.
+        purge_from = resumed_step(plan.checkpoint) + 1 if plan.checkpoint is not None else (
+            0 if plan.previous is not None else None)
+        loggers = build_loggers(cfg, purge_from)
         trainer = build(cfg.trainer, callbacks=callbacks + bar, logger=loggers, enable_progress_bar=show_bar)
         for lg in trainer.loggers:
             lg.log_hyperparams({"params": module.num_params})
