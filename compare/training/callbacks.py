@@ -5,12 +5,15 @@ from __future__ import annotations
 import resource
 import sys
 import time
+from typing import Sequence
 
 import lightning as L
 import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 
+from compare.errors import UserError
 from compare.evaluation import LengthResult, evaluate_ladder, ladder_lengths
+from compare.tasks.base import check_positive
 
 
 def peak_memory_mb(device: torch.device) -> float:
@@ -92,7 +95,15 @@ class LengthLadderCallback(L.Callback):
     Logged to TensorBoard with the length as the step, so the dashboard draws accuracy against length.
     """
 
-    def __init__(self, multipliers=(0.5, 1, 2, 4), lengths=None, num_samples: int = 256, batch_size: int = 128) -> None:
+    def __init__(self, multipliers: Sequence[float] = (0.5, 1, 2, 4), lengths: Sequence[int] | None = None,
+                 num_samples: int = 256, batch_size: int = 128) -> None:
+        # Named by the eval/data keys users set (callbacks/default.yaml interpolates them from there).
+        if any(isinstance(m, bool) or not isinstance(m, (int, float)) or m <= 0 for m in multipliers or ()):
+            raise UserError(f"eval.multipliers={list(multipliers)!r} is not accepted: each must be a number > 0")
+        if lengths is not None and any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in lengths):
+            raise UserError(f"eval.lengths={list(lengths)!r} is not accepted: each must be an integer >= 1")
+        check_positive("eval.num_samples", num_samples)
+        check_positive("data.eval_batch_size", batch_size)
         self.multipliers = list(multipliers)
         self.lengths = list(lengths) if lengths else None
         self.num_samples = num_samples

@@ -9,6 +9,12 @@ from torch.utils.data import DataLoader, IterableDataset, TensorDataset
 from compare.tasks.base import Task, check_positive, stream_seed
 
 
+def loader_generator() -> torch.Generator:
+    """A DataLoader's own generator: without one, each new iterator draws a seed from the global RNG, so a resumed
+    run (which makes its iterators at other moments) would see different dropout masks than an uninterrupted one."""
+    return torch.Generator().manual_seed(0)
+
+
 class TaskStream(IterableDataset):
     """Endless training batches; batch k is a pure function of (seed, k), so a resumed run continues the stream."""
 
@@ -50,9 +56,10 @@ class TaskDataModule(L.LightningDataModule):
         start = self.trainer.global_step if self.trainer is not None else 0
         # Each DDP rank draws its own stream; rank 0 of a one-process run is seed-identical to before.
         stream = TaskStream(self.task, self.batch_size, self.seed + 1_000_003 * rank, self._device(), start)
-        return DataLoader(stream, batch_size=None, num_workers=0)
+        return DataLoader(stream, batch_size=None, num_workers=0, generator=loader_generator())
 
     def val_dataloader(self) -> DataLoader:
         if self._val is None:
             self._val = self.task.validation_set(self.val_size)
-        return DataLoader(TensorDataset(self._val.inputs, self._val.targets), batch_size=self.eval_batch_size)
+        return DataLoader(TensorDataset(self._val.inputs, self._val.targets), batch_size=self.eval_batch_size,
+                          generator=loader_generator())

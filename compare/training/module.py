@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Callable
+import random
+from typing import Any, Callable
 
 import lightning as L
 import torch
@@ -12,6 +13,30 @@ from torch import Tensor, nn
 from compare.metrics import SequenceAccuracy
 from compare.models.sizing import count_params
 from compare.tasks.base import IGNORE
+
+
+class TrainingDiverged(RuntimeError):
+    """The training loss became NaN or infinite; the run stops and is recorded as diverged."""
+
+    def __init__(self, step: int, loss: float) -> None:
+        super().__init__(f"training loss is {loss} at step {step}")
+        self.step, self.loss = step, loss
+
+
+def rng_states() -> dict[str, Any]:
+    """The global random states dropout and friends draw from (the data stream has its own seeded generators)."""
+    states: dict[str, Any] = {"torch": torch.get_rng_state(), "python": random.getstate()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def set_rng_states(states: dict[str, Any]) -> None:
+    """Restore what ``rng_states`` saved, so a resumed run draws the same dropout masks as an uninterrupted one."""
+    torch.set_rng_state(states["torch"])
+    random.setstate(states["python"])
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
 
 
 def sequence_loss(logits: Tensor, targets: Tensor) -> Tensor:
@@ -28,8 +53,10 @@ class SequenceModule(L.LightningModule):
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
         compile: bool = False,
+        check_finite_every_n_steps: int = 25,
     ) -> None:
         super().__init__()
+        self.check_finite_every_n_steps = check_finite_every_n_steps
         self.model = model
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
@@ -45,6 +72,22 @@ class SequenceModule(L.LightningModule):
         loss = sequence_loss(self(inputs), targets)
         self.log("train/loss", loss, prog_bar=True)
         return loss
+
+    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+        # Reading the loss waits for the device, so it is looked at only every n steps (and at the last
+        # one): after a NaN the weights stay NaN, so the next check still catches it, at most n-1 steps late.
+        every, step = self.check_finite_every_n_steps, self.trainer.global_step
+        if every > 0 and (step % every == 0 or step >= self.trainer.max_steps > 0):
+            loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+            if not torch.isfinite(loss).item():
+                raise TrainingDiverged(step, float(loss))
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["rng_states"] = rng_states()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if "rng_states" in checkpoint:
+            set_rng_states(checkpoint["rng_states"])
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         inputs, targets = batch
