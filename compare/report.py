@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import json
 import logging
 import os
 import re
@@ -23,12 +24,16 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
+from compare.cli import reported_errors
 from compare.errors import UserError
 from compare.findings import accuracy_sentences, cells_of, cost_sentence, run_summary_sentence, slice_sentences
-from compare.results import atomic_write_bytes, atomic_write_text, new_file_mode
+from compare.results import RESULTS_FILE, atomic_write_bytes, atomic_write_text, new_file_mode
 from compare.run_records import RunRecord, load_runs
 from compare.tensorboard_tags import task_tag
 from compare.viz import figures
@@ -285,17 +290,41 @@ def write_dashboard(tb_dir: Path, tasks: list[str], fig_dir: Path, made: dict[st
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def sweep_has_failures(root: Path) -> bool:
+    """True when any run under ``root`` has a results row whose status is not ok (or cannot be read)."""
+    for path in root.glob(f"*/{RESULTS_FILE}"):
+        try:
+            if json.loads(path.read_text(encoding="utf-8")).get("status") != "ok":
+                return True
+        except (OSError, ValueError, AttributeError):
+            return True
+    return False
+
+
 class ReportCallback(Callback):
-    """Hydra callback: build the sweep's report when a multirun ends (a failure here never fails the sweep)."""
+    """Hydra callback: build the sweep's report when a multirun ends (a failure here never fails the sweep).
+
+    Hydra skips ``on_multirun_end`` when a job failed (its sweeper re-raises the failure first), so once a
+    sweep has a failed run the report is rebuilt after every job instead: the last job leaves it complete.
+    """
 
     def __init__(self, enabled: bool = True, solved: float = 0.9) -> None:
         self.enabled = enabled
         self.solved = solved
 
-    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
-        if not self.enabled:
+    def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
+        if not self.enabled or HydraConfig.get().mode != RunMode.MULTIRUN:
             return
-        root = Path(config.hydra.sweep.dir)
+        root = Path(HydraConfig.get().sweep.dir)
+        if job_return.status == JobStatus.FAILED or sweep_has_failures(root):
+            self.build(root)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        if self.enabled:
+            self.build(Path(config.hydra.sweep.dir))
+
+    def build(self, root: Path) -> None:
+        """Build the report of ``root``; errors are printed, never raised into Hydra."""
         try:
             path = build_report(root, warn=lambda m: log.warning("compare-report: warning: %s", m), solved=self.solved)
             log.info("compare-report: wrote %s", path)
@@ -308,22 +337,19 @@ class ReportCallback(Callback):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Console script ``compare-report``."""
+    """Console script ``compare-report``: prints the path of report.html; errors as ``compare-report: error: ...``."""
     parser = argparse.ArgumentParser(prog="compare-report", description=__doc__.splitlines()[0])
     parser.add_argument("dir", type=Path, help="a run dir or a sweep dir (multirun/<time>)")
     parser.add_argument("--out", type=Path, default=None, help="where to write the report (default: DIR/report)")
     parser.add_argument("--solved", type=float, default=0.9,
                         help="exact-sequence accuracy at which a length counts as solved (default 0.9)")
     args = parser.parse_args(argv)
-    try:
+    with reported_errors("compare-report"):
         if not 0.0 < args.solved <= 1.0:
             raise UserError(f"--solved={args.solved} is not accepted: it must be in (0, 1]")
         path = build_report(args.dir, args.out, warn=lambda m: print(f"compare-report: warning: {m}", file=sys.stderr),
                             solved=args.solved)
-    except UserError as e:
-        print(f"compare-report: error: {e}", file=sys.stderr)
-        return 2
-    print(path)
+        print(path)
     return 0
 
 

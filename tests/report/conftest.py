@@ -35,6 +35,7 @@ def tiny_sweep(tmp_path_factory) -> Path:
                     "trainer.val_check_interval=10", "trainer.log_every_n_steps=5", "model.param_budget=20000",
                     "data.val_size=32", "eval.num_samples=32", "progress_bar=none", f"hydra.sweep.dir={sweep}"],
                    cwd=work)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    # The sweep reports its failed jobs with a non-zero exit, after every job has run and the report is built.
+    assert proc.returncode == 1 and "compare-train: error: a run of the sweep failed" in proc.stderr, proc.stderr[-3000:]
     assert (sweep / "report" / "report.html").is_file(), proc.stderr[-3000:]
     return sweep

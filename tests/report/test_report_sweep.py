@@ -8,6 +8,8 @@ import re
 import shutil
 from pathlib import Path
 
+import pytest
+
 from compare.report import main as report_main
 from compare.results import read_results
 
@@ -103,11 +105,14 @@ def test_partly_finished_sweep(tiny_sweep: Path, tmp_path: Path):
 
 def test_no_runs_is_a_clear_error(tmp_path: Path, capsys):
     (tmp_path / "empty" / "something").mkdir(parents=True)
-    assert report_main([str(tmp_path / "empty")]) == 2
+    with pytest.raises(SystemExit) as exit_:
+        report_main([str(tmp_path / "empty")])
     err = capsys.readouterr().err
-    assert err.startswith("compare-report: error: ") and "no runs found" in err and "empty" in err
+    assert exit_.value.code == 2 and err.startswith("compare-report: error: ") and "no runs found" in err
+    assert str(tmp_path / "empty") in err and "Traceback" not in err
     assert not (tmp_path / "empty" / "report").exists()
-    assert report_main([str(tmp_path / "missing")]) == 2
+    with pytest.raises(SystemExit):
+        report_main([str(tmp_path / "missing")])
     assert "no such folder" in capsys.readouterr().err
 
 
