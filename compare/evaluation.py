@@ -57,6 +57,8 @@ def evaluate_set(model: nn.Module, data: EvalSet, batch_size: int = 128) -> dict
         row_hits.append(rows.cpu())
         row_valid.append(valid.cpu())
     model.train(was_training)
+    if not row_hits:  # an empty set (e.g. a story-length bucket real data has no stories in) has no accuracy
+        return {"seq_acc": None, "token_acc": None, "loss": None, "samples": 0, "by": {}}
     rows, valid = torch.cat(row_hits), torch.cat(row_valid)
     out = {
         "seq_acc": float(rows[valid].float().mean()) if valid.any() else 0.0,

@@ -79,6 +79,10 @@ class Task(ABC):
         """Per-sample keys for a second difficulty axis; none by default."""
         return {}
 
+    def extra_metrics(self, model: torch.nn.Module, batch_size: int = 128) -> dict:
+        """Task-specific numbers computed once after training (stored as ``task_metrics``); none by default."""
+        return {}
+
     def probe(self) -> tuple[Tensor, list[str]]:
         """One short example (1, time) and its token names, for looking at attention maps."""
         g = torch.Generator().manual_seed(stream_seed(self.seed, -7, self.length))
