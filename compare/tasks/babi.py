@@ -69,7 +69,7 @@ def parse_babi_lines(lines, source: str):
                             "(ids count up from 1 within each story)")
         last_id = line_id
         if "\t" not in rest:
-            if rest.rstrip().endswith("?"):
+            if "?" in rest:  # statements never ask; a question must carry its answer after a tab
                 raise UserError(f"{source}:{number}: question without a tab-separated answer "
                                 "(expected 'N question?<TAB>answer<TAB>supporting ids')")
             statements[line_id] = rest.strip()
