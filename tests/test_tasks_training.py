@@ -103,3 +103,18 @@ def test_babi_without_a_path_and_offline_hub_names_are_user_errors(tmp_path):
                          capture_output=True, text=True, env=env, cwd=Path(__file__).resolve().parents[1])
     assert out.returncode == 2
     assert "compare-train: error:" in out.stderr and "task.path=" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.slow
+def test_parity_lstm_generalises_beyond_training_length_and_transformer_does_not(tmp_path):
+    """The recurrence-wins result (Delétang et al. 2023) at CPU scale: 300 steps at length 16, ladder to 64."""
+    base = ["task=parity", "task.length=16", "model.param_budget=200000", "trainer.max_steps=300",
+            "trainer.val_check_interval=300", "data.batch_size=32", "data.val_size=256", "eval.num_samples=256"]
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        rows = {}
+        for model in ("lstm", "transformer"):
+            cfg = compose("config", overrides=[f"output_dir={tmp_path / model}", "progress_bar=none", *base,
+                                               f"model={model}"])
+            rows[model] = train(cfg)["acc_by_length"]
+    assert rows["lstm"]["32"] >= 0.95 and rows["lstm"]["64"] >= 0.95, rows
+    assert rows["transformer"]["32"] <= 0.1 and rows["transformer"]["64"] <= 0.1, rows
