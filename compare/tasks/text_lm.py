@@ -85,7 +85,7 @@ class TextLMTask(Task):
         self.validation_fraction = validation_fraction
         self.train_bytes = torch.frombuffer(bytearray(b"\n".join(train)), dtype=torch.uint8)
         self.valid_bytes = torch.frombuffer(bytearray(b"\n".join(valid)), dtype=torch.uint8)
-        self._on: dict[torch.device, Tensor] = {}
+        self._on: dict[tuple[str, torch.device], Tensor] = {}
         self._check_fits(self.train_bytes, length, "training")
 
     def _check_fits(self, data: Tensor, length: int, what: str) -> None:
@@ -103,27 +103,24 @@ class TextLMTask(Task):
     def sequence_length(self, length: int) -> int:
         return length
 
-    def _windows(self, data: Tensor, batch_size: int, length: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
-        self._check_fits(data, length, "evaluation" if data is self.valid_bytes else "training")
+    def _windows(self, split: str, batch_size: int, length: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         device = generator.device
-        if device not in self._on:
-            self._on[device] = {}
-        key = id(data)
-        if key not in self._on[device]:
-            self._on[device][key] = data.to(device)
-        data = self._on[device][key]
+        if (split, device) not in self._on:  # one copy of the corpus per device, not one per batch
+            self._on[split, device] = (self.train_bytes if split == "training" else self.valid_bytes).to(device)
+        data = self._on[split, device]
+        self._check_fits(data, length, split)
         starts = torch.randint(0, len(data) - length - 1, (batch_size, 1), generator=generator, device=device)
         window = data[starts + torch.arange(length + 1, device=device)].long()
         return window[:, :-1], window[:, 1:]
 
     def sample(self, batch_size: int, length: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
-        return self._windows(self.train_bytes, batch_size, length, generator)
+        return self._windows("training", batch_size, length, generator)
 
     def eval_set(self, length: int, size: int, salt: int = 1) -> EvalSet:
         """Fixed seeded windows from the held-out end of each file."""
         check_positive("evaluation length", length)
         g = torch.Generator().manual_seed(stream_seed(self.seed, -1 - salt, length))
-        inputs, targets = self._windows(self.valid_bytes, size, length, g)
+        inputs, targets = self._windows("evaluation", size, length, g)
         return EvalSet(length, inputs, targets)
 
     @torch.no_grad()
