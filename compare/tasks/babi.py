@@ -210,7 +210,7 @@ class BabiTask(Task):
 
     name = "babi"
 
-    def __init__(self, path: str, task_id: int = 1, train_set: str = "1k", length: int = 64,
+    def __init__(self, path: str | None = None, task_id: int = 1, train_set: str = "1k", length: int = 64,
                  validation_fraction: float = 0.1, cache_dir: str | None = None, seed: int = 0) -> None:
         super().__init__(length, seed)
         check_positive("task.task_id", task_id)
