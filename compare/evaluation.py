@@ -82,7 +82,8 @@ def evaluate_ladder(model: nn.Module, task: Task, lengths: list[int], num_sample
     results = []
     for length in lengths:
         tokens = task.sequence_length(length)
-        res = LengthResult(length=length, tokens=tokens, supported=limit is None or tokens <= limit,
+        supported = (limit is None or tokens <= limit) and task.supports(length)
+        res = LengthResult(length=length, tokens=tokens, supported=supported,
                            in_train_range=length <= task.length)
         if res.supported:
             scores = evaluate_set(model, task.eval_set(length, num_samples), batch_size)

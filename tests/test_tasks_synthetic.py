@@ -139,6 +139,7 @@ def test_selective_copy_copies_the_data_tokens_in_order(length, marked):
         assert torch.equal(r[r != task.noise], t)  # the marked tokens, in order
         # After SEP the model sees only the symbols it has already been scored on (teacher forcing).
         assert full[length] == task.sep and torch.equal(full[length + 1:], t[:-1])
+    assert task.supports(marked) and not task.supports(marked - 1)
     with pytest.raises(UserError):
         SelectiveCopyTask(length=3, num_marked=4)
 
@@ -184,6 +185,7 @@ def test_assoc_recall_answers_are_the_bound_values(pairs, queries, max_gap):
     keys = task.eval_slices(x, y, pairs)["gap"].tolist()
     for key, gap in zip(keys, gaps):
         assert (key == 0) if gap == 0 else key <= gap < 2 * key
+    assert task.supports(32) and not task.supports(33)
     with pytest.raises(UserError):
         task.sample(2, 33, torch.Generator())
 

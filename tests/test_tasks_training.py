@@ -64,8 +64,10 @@ def test_second_axis_and_task_metrics_land_in_results(tmp_path):
     m = cm["task_metrics"]
     assert m["baseline_loss_per_position"] == pytest.approx(10 * 2.0794415 / 30, rel=1e-6)
     assert m["loss_per_position"] == pytest.approx(m["recall_loss"] * 10 / 30)
-    ar = run(tmp_path / "ar", ["task=assoc_recall", "task.length=4", "task.max_gap=8"])
-    assert all(set(r["by"]) == {"gap"} for r in ar["ladder"])
+    ar = run(tmp_path / "ar", ["task=assoc_recall", "task.length=4", "task.max_gap=8", "task.num_keys=8"])
+    assert all(set(r["by"]) == {"gap"} for r in ar["ladder"][:3])
+    # 16 pairs cannot have distinct keys among 8: that length is reported unsupported, the run still succeeds.
+    assert ar["unsupported_lengths"] == [16] and ar["acc_by_length"]["16"] is None
     lm = run(tmp_path / "lm", ["task=text_lm", "task.length=32", f"task.cache_dir={tmp_path / 'hf'}"])
     assert list(lm["task_metrics"]["loss_by_position"]) == ["1", "2", "4", "8", "16", "32"]
     assert lm["task_metrics"]["brackets"] > 0 and 0 <= lm["task_metrics"]["bracket_type_acc"] <= 1

@@ -45,6 +45,9 @@ class AssocRecallTask(Task):
             raise UserError(f"assoc_recall with {pairs} pairs needs task.num_keys >= {pairs} (distinct keys); "
                             f"it is {self.num_keys}")
 
+    def supports(self, length: int) -> bool:
+        return length <= self.num_keys  # more pairs than keys cannot all have distinct keys
+
     @property
     def num_tokens(self) -> int:
         return self.num_keys + self.num_values + 1

@@ -59,6 +59,10 @@ class Task(ABC):
     def sequence_length(self, length: int) -> int:
         """Number of tokens in inputs of a sample at ``length``."""
 
+    def supports(self, length: int) -> bool:
+        """Whether this task can make samples at ``length`` (the ladder marks other lengths unsupported)."""
+        return True
+
     def token_names(self) -> list[str]:
         """Human-readable name of every token id (for attention maps and reports)."""
         return [str(i) for i in range(self.num_tokens)]

@@ -80,6 +80,9 @@ class QATask(Task):
         self.object0 = self.verb0 + len(self.verbs)
         self.place0 = self.object0 + len(self.objects)
 
+    def supports(self, length: int) -> bool:
+        return length >= SENTENCE  # at least one sentence
+
     @property
     def num_tokens(self) -> int:
         return len(self.words)

@@ -30,6 +30,9 @@ class SelectiveCopyTask(Task):
         self.num_marked, self.vocab_size = num_marked, vocab_size
         self.noise, self.sep = vocab_size, vocab_size + 1  # data symbols are 0..vocab_size-1
 
+    def supports(self, length: int) -> bool:
+        return length >= self.num_marked  # the region must hold every marked token
+
     @property
     def num_tokens(self) -> int:
         return self.vocab_size + 2
