@@ -282,10 +282,12 @@ class BabiTask(Task):
         return inputs, targets
 
     def sample(self, batch_size: int, length: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
-        """Training questions of at most ``self.length`` tokens, drawn with replacement, padded to ``length``."""
-        pick = torch.randint(0, len(self._fitting), (batch_size,), generator=generator, device=generator.device)
-        inputs, targets = self._batch(self.train, self._fitting[pick.cpu()], max(length, self.length))
-        inputs, targets = inputs[:, -length:], targets[:, -length:]
+        """Training questions of at most ``length`` tokens, drawn with replacement, left-padded to ``length``."""
+        fitting = self._fitting if length == self.length else torch.nonzero(self.train["count"] <= length)[:, 0]
+        if len(fitting) == 0:
+            raise UserError(f"no bAbI training question fits in {length} tokens")
+        pick = torch.randint(0, len(fitting), (batch_size,), generator=generator, device=generator.device)
+        inputs, targets = self._batch(self.train, fitting[pick.cpu()], length)
         return inputs.to(generator.device), targets.to(generator.device)
 
     def _fixed(self, data: dict[str, Tensor], mask: Tensor, length: int, size: int, salt: int) -> EvalSet:
