@@ -29,8 +29,8 @@ class AssocRecallTask(Task):
 
     name = "assoc_recall"
 
-    def __init__(self, length: int = 8, num_queries: int = 4, num_keys: int = 64, num_values: int = 16,
-                 max_gap: int = 16, seed: int = 0) -> None:
+    def __init__(self, length: int = 4, num_queries: int = 4, num_keys: int = 16, num_values: int = 16,
+                 max_gap: int = 4, seed: int = 0) -> None:
         super().__init__(length, seed)
         check_positive("task.num_queries", num_queries)
         check_positive("task.num_keys", num_keys, minimum=2)
