@@ -27,6 +27,9 @@ def test_default_corpus_is_the_standard_library(tmp_path):
     assert text in task.train_bytes.numpy().tobytes().decode("utf-8", errors="replace")
     val = task.eval_set(200, 8)
     assert val.inputs.shape == (8, 200)
+    # The ladder scores the byte after the whole window; validation scores every position.
+    assert (val.targets[:, :-1] == -100).all() and (val.targets[:, -1] >= 0).all()
+    assert (task.validation_set(4).targets >= 0).all()
     held_out = task.valid_bytes.numpy().tobytes()
     assert bytes(val.inputs[0].tolist()) in held_out
 

@@ -1,6 +1,8 @@
 """Byte-level language modelling on local text files, loaded with ``datasets.load_dataset("text")``.
 
-"length" is the context window in bytes: every position predicts the next byte and is scored.
+"length" is the context window in bytes: in training and validation every position predicts the next
+byte and is scored; on the length ladder only the last byte of each window is scored, so accuracy at
+length L is next-byte accuracy after exactly L bytes of context.
 By default the corpus is a fixed list of the Python standard library's own source files: real
 text on every machine with Python, with long-range structure (brackets, indentation, names).
 Each file's last ``validation_fraction`` of bytes is held out for validation and evaluation.
@@ -25,7 +27,7 @@ from torch import Tensor
 
 from compare.errors import UserError
 from compare.tasks.assoc_recall import power_of_two_bin
-from compare.tasks.base import EvalSet, Task, check_positive, stream_seed
+from compare.tasks.base import IGNORE, EvalSet, Task, check_positive, stream_seed
 
 #: Standard-library modules present in every CPython >= 3.10 (paths relative to the stdlib folder).
 STDLIB_FILES = (
@@ -116,11 +118,23 @@ class TextLMTask(Task):
     def sample(self, batch_size: int, length: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         return self._windows("training", batch_size, length, generator)
 
+    def validation_set(self, size: int) -> EvalSet:
+        """Fixed windows of the training length from the held-out text, every position scored."""
+        g = torch.Generator().manual_seed(stream_seed(self.seed, -1, self.length))
+        inputs, targets = self._windows("evaluation", size, self.length, g)
+        return EvalSet(self.length, inputs, targets)
+
     def eval_set(self, length: int, size: int, salt: int = 1) -> EvalSet:
-        """Fixed seeded windows from the held-out end of each file."""
+        """Fixed held-out windows scored at their last byte only: next-byte accuracy after ``length`` bytes.
+
+        Exact accuracy over a whole window is ~0 for any language model, so the length ladder asks the
+        question that has an answer: does a longer context (past the trained window) help or hurt?
+        """
         check_positive("evaluation length", length)
         g = torch.Generator().manual_seed(stream_seed(self.seed, -1 - salt, length))
         inputs, targets = self._windows("evaluation", size, length, g)
+        targets = targets.clone()
+        targets[:, :-1] = IGNORE
         return EvalSet(length, inputs, targets)
 
     @torch.no_grad()
