@@ -62,3 +62,4 @@ def test_bracket_accuracy_by_distance_to_the_opener():
     out = bracket_accuracy(inputs, targets, always)
     assert out["bracket_type_acc"] == pytest.approx(1 / 3)
     assert out["bracket_type_acc_by_distance"] == {"2": 0.0, "4": 0.0, "8": 1.0}
+    assert out["bracket_type_majority_acc"] == pytest.approx(1 / 3)

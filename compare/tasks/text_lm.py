@@ -11,7 +11,8 @@ After training, ``task_metrics`` holds the validation loss by position in the co
 the model use far context?) and, for code, how well it predicts a closing bracket against the
 distance to its opening bracket: ``bracket_acc`` (the closer is the top prediction) and
 ``bracket_type_acc`` (of ')', ']' and '}', the right one scores highest: memory of which bracket is
-open, apart from knowing when to close it).
+open, apart from knowing when to close it), next to ``bracket_type_majority_acc``, what always naming
+the most common closer scores.
 """
 
 from __future__ import annotations
@@ -181,17 +182,22 @@ def bracket_accuracy(inputs: Tensor, targets: Tensor, logits: Tensor) -> dict:
                         scores = lg[pos - 1]
                         top = int(scores.argmax()) == byte
                         kind = int(closer_ids[scores[closer_ids].argmax()]) == byte
-                        found.append((pos - opened, top, kind))
+                        found.append((pos - opened, top, kind, byte))
                 else:
                     stack.clear()  # unbalanced inside this window (e.g. a bracket in a string): start over
     if not found:
         return {"brackets": 0}
-    dist = power_of_two_bin(torch.tensor([d for d, _, _ in found]))
-    top = torch.tensor([t for _, t, _ in found], dtype=torch.float)
-    kind = torch.tensor([k for _, _, k in found], dtype=torch.float)
+    dist = power_of_two_bin(torch.tensor([d for d, _, _, _ in found]))
+    top = torch.tensor([t for _, t, _, _ in found], dtype=torch.float)
+    kind = torch.tensor([k for _, _, k, _ in found], dtype=torch.float)
+    closer = torch.tensor([c for _, _, _, c in found])
+    # What always naming the most common closer would score: type accuracy below this has learned nothing.
+    majority = (closer == closer.mode().values).float()
     return {
         "brackets": len(found), "bracket_acc": float(top.mean()), "bracket_type_acc": float(kind.mean()),
         "bracket_acc_by_distance": {str(int(b)): float(top[dist == b].mean()) for b in dist.unique()},
         "bracket_type_acc_by_distance": {str(int(b)): float(kind[dist == b].mean()) for b in dist.unique()},
+        "bracket_type_majority_acc": float(majority.mean()),
+        "bracket_type_majority_acc_by_distance": {str(int(b)): float(majority[dist == b].mean()) for b in dist.unique()},
         "brackets_by_distance": {str(int(b)): int((dist == b).sum()) for b in dist.unique()},
     }
