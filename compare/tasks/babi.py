@@ -28,6 +28,7 @@ import torch
 from torch import Tensor
 
 from compare.errors import UserError
+from compare.evaluation import evaluate_set
 from compare.tasks.assoc_recall import power_of_two_bin
 from compare.tasks.base import IGNORE, EvalSet, Task, check_positive, stream_seed
 
@@ -311,8 +312,6 @@ class BabiTask(Task):
     @torch.no_grad()
     def extra_metrics(self, model: torch.nn.Module, batch_size: int = 128) -> dict:
         """Accuracy on the whole test file (in power-of-two length buckets, each padded to its top)."""
-        from compare.evaluation import evaluate_set
-
         limit = getattr(model, "max_positions", None)
         count = self.test["count"]
         hits = total = hits_in = total_in = skipped = 0

@@ -13,9 +13,9 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
+from compare.evaluation import evaluate_set
 from compare.tasks.base import IGNORE, Task, check_positive
 
 
@@ -52,23 +52,9 @@ class CopyMemoryTask(Task):
         """Cross-entropy per position of the memoryless guess: K ln(alphabet) / (T + 2K)."""
         return self.num_symbols * math.log(self.alphabet) / self.sequence_length(length)
 
-    @torch.no_grad()
     def extra_metrics(self, model: torch.nn.Module, batch_size: int = 128) -> dict:
         """The model's recall loss next to the memoryless baseline, per recalled symbol and per position."""
-        data = self.validation_set(256)
-        was_training = model.training
-        model.eval()
-        device = next(model.parameters()).device
-        total, count = 0.0, 0
-        for start in range(0, len(data.inputs), batch_size):
-            x = data.inputs[start:start + batch_size].to(device)
-            y = data.targets[start:start + batch_size].to(device)
-            logits = model(x)
-            total += float(F.cross_entropy(logits.flatten(0, 1).float(), y.flatten(), ignore_index=IGNORE,
-                                           reduction="sum"))
-            count += int((y != IGNORE).sum())
-        model.train(was_training)
-        recall = total / count
+        recall = evaluate_set(model, self.validation_set(256), batch_size)["loss"]  # over scored (recall) positions
         per_position = recall * self.num_symbols / self.sequence_length(self.length)
         return {
             "recall_loss": recall, "baseline_recall_loss": math.log(self.alphabet),
