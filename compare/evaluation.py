@@ -57,6 +57,8 @@ def evaluate_set(model: nn.Module, data: EvalSet, batch_size: int = 128) -> dict
         row_hits.append(rows.cpu())
         row_valid.append(valid.cpu())
     model.train(was_training)
+    if not row_hits:  # an empty set (e.g. a story-length bucket real data has no stories in) has no accuracy
+        return {"seq_acc": None, "token_acc": None, "loss": None, "samples": 0, "by": {}}
     rows, valid = torch.cat(row_hits), torch.cat(row_valid)
     out = {
         "seq_acc": float(rows[valid].float().mean()) if valid.any() else 0.0,
@@ -80,7 +82,8 @@ def evaluate_ladder(model: nn.Module, task: Task, lengths: list[int], num_sample
     results = []
     for length in lengths:
         tokens = task.sequence_length(length)
-        res = LengthResult(length=length, tokens=tokens, supported=limit is None or tokens <= limit,
+        supported = (limit is None or tokens <= limit) and task.supports(length)
+        res = LengthResult(length=length, tokens=tokens, supported=supported,
                            in_train_range=length <= task.length)
         if res.supported:
             scores = evaluate_set(model, task.eval_set(length, num_samples), batch_size)

@@ -167,6 +167,7 @@ def train(cfg: DictConfig) -> dict:
         row["steps"] = trainer.global_step
         val = evaluate_set(model, datamodule.task.validation_set(datamodule.val_size), datamodule.eval_batch_size)
         row.update(val_token_acc=val["token_acc"], val_seq_acc=val["seq_acc"], val_loss=val["loss"])
+        row["task_metrics"] = task.extra_metrics(model, datamodule.eval_batch_size)
         for cb in callbacks:
             if isinstance(cb, ThroughputCallback):
                 row.update(cb.summary)

@@ -59,6 +59,10 @@ class Task(ABC):
     def sequence_length(self, length: int) -> int:
         """Number of tokens in inputs of a sample at ``length``."""
 
+    def supports(self, length: int) -> bool:
+        """Whether this task can make samples at ``length`` (the ladder marks other lengths unsupported)."""
+        return True
+
     def token_names(self) -> list[str]:
         """Human-readable name of every token id (for attention maps and reports)."""
         return [str(i) for i in range(self.num_tokens)]
@@ -77,6 +81,10 @@ class Task(ABC):
 
     def eval_slices(self, inputs: Tensor, targets: Tensor, length: int) -> dict[str, Tensor]:
         """Per-sample keys for a second difficulty axis; none by default."""
+        return {}
+
+    def extra_metrics(self, model: torch.nn.Module, batch_size: int = 128) -> dict:
+        """Task-specific numbers computed once after training (stored as ``task_metrics``); none by default."""
         return {}
 
     def probe(self) -> tuple[Tensor, list[str]]:

@@ -120,7 +120,7 @@ class LengthLadderCallback(L.Callback):
             if not isinstance(logger, TensorBoardLogger):
                 continue
             for r in self.results:
-                if r.supported:
+                if r.supported and r.seq_acc is not None:
                     logger.experiment.add_scalar("length/seq_acc", r.seq_acc, global_step=r.length)
                     logger.experiment.add_scalar("length/token_acc", r.token_acc, global_step=r.length)
             logger.experiment.flush()

@@ -1,0 +1,127 @@
+"""bAbI: the parser on the real files, malformed files, offline Hub names, length buckets."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from compare.errors import UserError
+from compare.tasks.babi import BabiTask, load_babi_file, read_babi_file
+from compare.tasks.base import IGNORE
+
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+BABI = Path(__file__).resolve().parents[2] / "shared" / "data" / "babi"
+needs_babi = pytest.mark.skipif(not (BABI / "en").is_dir(), reason="../shared/data/babi is not here")
+
+
+@needs_babi
+def test_qa1_train_has_1000_questions_in_200_stories(tmp_path):
+    data = load_babi_file(BABI / "en" / "qa1_single-supporting-fact_train.txt", cache_dir=str(tmp_path))
+    assert len(data) == 1000 and len(set(data["story"])) == 200
+    first = data[0]
+    assert first["context"] == ["Mary moved to the bathroom.", "John went to the hallway."]
+    assert (first["question"], first["answer"], first["supporting"], first["line"]) == ("Where is Mary?", "bathroom", [1], 3)
+
+
+@needs_babi
+@pytest.mark.parametrize("path", sorted((BABI / "en").glob("qa*.txt")) + sorted((BABI / "en-10k").glob("qa*.txt")),
+                         ids=lambda p: f"{p.parent.name}/{p.name[:3]}{'_test' if 'test' in p.name else '_train'}")
+def test_supporting_facts_point_to_statements_of_the_same_story(path):
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for r in read_babi_file(str(path)):
+        assert r["supporting"] and set(r["supporting"]) <= set(r["context_ids"])
+        # Walk back from the question line in the raw file: every supporting id is a statement line of
+        # this story (no story boundary in between, no tab = not a question).
+        number = r["line"]
+        own = {}
+        for raw in reversed(lines[:number - 1]):
+            line_id, text = raw.split(" ", 1)
+            if "\t" not in text:
+                own[int(line_id)] = text
+            if line_id == "1":
+                break
+        assert all(s in own for s in r["supporting"])
+        assert r["context"] == [own[i] for i in sorted(own)]
+
+
+@needs_babi
+def test_task_tokens_lengths_and_buckets(tmp_path):
+    task = BabiTask(str(BABI / "en"), task_id=1, length=64, cache_dir=str(tmp_path))
+    assert task.describe()["test_questions"] == 1000 and task.describe()["train_questions"] == 900
+    assert {"mary", "bathroom", "where", "?", "."} <= set(task.token_names())
+    x, y = task.sample(32, 64, torch.Generator().manual_seed(0))
+    assert x.shape == y.shape == (32, 64)
+    assert (y[:, :-1] == IGNORE).all() and (x[:, -1] == task.index["?"]).all()
+    x2, _ = task.sample(32, 64, torch.Generator().manual_seed(0))
+    assert torch.equal(x, x2)
+    for length in (32, 64, 128):
+        data = task.eval_set(length, 1000)
+        count = (data.inputs != 0).sum(1)
+        assert data.inputs.shape[1] == length and ((count > length // 2) & (count <= length)).all()
+        assert set(data.slices) == {"support_distance"} and len(data.slices["support_distance"]) == len(count)
+    assert len(task.eval_set(4, 10).inputs) == 0  # no story is that short: an empty bucket, not an error
+    val = task.validation_set(1000)
+    assert ((val.inputs != 0).sum(1) <= 64).all() and len(val.inputs) > 50
+
+
+@needs_babi
+def test_10k_training_set_and_a_single_file(tmp_path):
+    task = BabiTask(str(BABI / "en"), task_id=2, train_set="10k", length=512, cache_dir=str(tmp_path))
+    assert task.describe()["train_questions"] == 9000 and task.describe()["test_questions"] == 1000
+    assert task.source["train"].endswith("en-10k/qa2_two-supporting-facts_train.txt")
+    assert task.source["test"].endswith("en/qa2_two-supporting-facts_test.txt")
+    single = BabiTask(str(BABI / "en" / "qa3_three-supporting-facts_train.txt"), length=2048, cache_dir=str(tmp_path))
+    assert single.describe()["test_questions"] == 1000
+    with pytest.raises(UserError, match="10k"):
+        BabiTask(str(BABI / "en"), task_id=3, train_set="10k", cache_dir=str(tmp_path))
+    with pytest.raises(UserError, match="no training question fits"):
+        BabiTask(str(BABI / "en"), task_id=3, length=8, cache_dir=str(tmp_path))
+
+
+GOOD = "1 Mary went to the kitchen.\n2 Where is Mary? \tkitchen\t1\n"
+MALFORMED = {
+    "missing_tab": ("1 Mary went to the kitchen.\n2 John went home.\n3 Where is Mary? kitchen 1\n", 3, "tab"),
+    "non_numeric_id": ("1 Mary went to the kitchen.\nx Where is Mary? \tkitchen\t1\n", 2, "not a number"),
+    "empty": ("", 1, "no bAbI questions"),
+    "bad_support": ("1 Mary went to the kitchen.\n2 Where is Mary? \tkitchen\t5\n", 2, "supporting ids"),
+    "id_gap": ("1 Mary went to the kitchen.\n3 Where is Mary? \tkitchen\t1\n", 2, "does not follow"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MALFORMED))
+def test_malformed_file_names_file_and_line_and_caches_nothing(tmp_path, name):
+    text, line, what = MALFORMED[name]
+    path = tmp_path / "data" / f"qa1_{name}_train.txt"
+    path.parent.mkdir()
+    path.write_text(text, encoding="utf-8")
+    cache = tmp_path / "cache"
+    for _ in range(2):  # the second attempt fails the same way: nothing half-parsed was cached
+        with pytest.raises(UserError, match=what) as err:
+            load_babi_file(path, cache_dir=str(cache))
+        assert f"{path.resolve()}:{line}:" in str(err.value)
+    assert not list(cache.rglob("*.arrow"))
+    path.write_text(GOOD, encoding="utf-8")  # fixed in place: the new version is read, not a cached one
+    assert load_babi_file(path, cache_dir=str(cache))["answer"] == ["kitchen"]
+
+
+def test_not_utf8_and_missing_file(tmp_path):
+    path = tmp_path / "qa1_x_train.txt"
+    path.write_bytes(GOOD.encode() + b"3 Caf\xe9 is open.\n")
+    with pytest.raises(UserError, match=r"qa1_x_train.txt:3: not UTF-8"):
+        load_babi_file(path, cache_dir=str(tmp_path / "cache"))
+    with pytest.raises(UserError, match=r"nothere.txt:0: no such bAbI file"):
+        load_babi_file(tmp_path / "nothere.txt")
+    with pytest.raises(UserError, match="no such file or folder"):
+        BabiTask(str(tmp_path / "missing_dir"))
+
+
+def test_hub_name_offline_says_so_and_how_to_pass_a_local_path():
+    with pytest.raises(UserError) as err:
+        BabiTask("facebook/babi_qa", task_id=1)
+    message = str(err.value)
+    assert "facebook/babi_qa" in message and "offline" in message.lower() and "task.path=" in message

@@ -1,0 +1,205 @@
+"""Property tests for the synthetic task generators, over a grid of settings."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from compare.errors import UserError
+from compare.tasks.assoc_recall import AssocRecallTask
+from compare.tasks.base import IGNORE
+from compare.tasks.copy_memory import CopyMemoryTask
+from compare.tasks.parity import ParityTask
+from compare.tasks.qa import DOT, FILL, QMARK, SENTENCE, WENT, WHO, QATask
+from compare.tasks.selective_copy import SelectiveCopyTask
+
+
+def batch(task, length, size=64, seed=0):
+    return task.sample(size, length, torch.Generator().manual_seed(seed))
+
+
+def check_common(task, length):
+    """Exact length, same seed -> same batch, other seed -> other batch, fixed validation set."""
+    x, y = batch(task, length)
+    assert x.shape == y.shape == (64, task.sequence_length(length))
+    assert x.dtype == y.dtype == torch.long
+    assert x.min() >= 0 and x.max() < task.num_tokens
+    scored = y[y != IGNORE]
+    assert scored.numel() > 0 and scored.min() >= 0 and scored.max() < task.num_tokens
+    x2, y2 = batch(task, length)
+    assert torch.equal(x, x2) and torch.equal(y, y2)
+    x3, _ = batch(task, length, seed=1)
+    assert not torch.equal(x, x3)
+    v1, v2 = task.validation_set(16), task.validation_set(16)
+    assert torch.equal(v1.inputs, v2.inputs) and torch.equal(v1.targets, v2.targets)
+    return x, y
+
+
+# ---- qa ---------------------------------------------------------------------------------------------
+
+def solve_story(words: list[str]) -> tuple[str, int]:
+    """Reference reader on the decoded words: the latest sentence matching the question answers it."""
+    story, question = words[:-SENTENCE], words[-SENTENCE:]
+    sentences = [s for s in (" ".join(story).replace("·", "").split(".")) if s.strip()]
+    answer, where = None, -1
+    for i, s in enumerate(sentences):
+        a, v, o = s.split()
+        if question[0] == "who" and (v, o) == (question[1], question[2]):
+            answer, where = a, i
+        if question[0] == "what" and (a, v) == (question[1], question[2]):
+            answer, where = o, i
+    return answer, len(sentences) - where
+
+
+@pytest.mark.parametrize("length", [4, 7, 16, 33, 64])
+@pytest.mark.parametrize("position", ["random", "start", "end", "distance"])
+@pytest.mark.parametrize("distractors,overwrite", [(0, 0.0), (3, 0.5), (10, 1.0)])
+def test_qa_answer_is_determined_by_the_story(length, position, distractors, overwrite):
+    task = QATask(length=length, fact_position=position, fact_distance=2, num_distractors=distractors,
+                  overwrite_prob=overwrite)
+    x, y = check_common(task, length)
+    names = task.token_names()
+    # Scored: the final position only, with a word of the answer classes; filler only at the start.
+    assert (y[:, :-1] == IGNORE).all() and (y[:, -1] != IGNORE).all()
+    assert (x[:, : length % SENTENCE] == FILL).all() and (x[:, length % SENTENCE:] != FILL).all()
+    assert (x[:, -1] == QMARK).all() and (x[:, length - 1] == DOT).all()
+    f = length // SENTENCE
+    for row, target in zip(x.tolist(), y[:, -1].tolist()):
+        words = [names[t] for t in row]
+        answer, distance = solve_story(words)
+        assert answer == names[target], " ".join(words)
+        # The answer word is not in the question.
+        assert names[target] not in words[-SENTENCE:]
+        expected = {"start": f, "end": 1, "distance": min(f, 3)}.get(position)
+        if expected is not None:
+            assert distance == expected, " ".join(words)
+    # The second axis equals the distance the reference reader finds (power-of-two bins of tokens).
+    keys = task.eval_slices(x, y, length)["fact_distance"]
+    for key, row in zip(keys.tolist(), x.tolist()):
+        tokens = SENTENCE * solve_story([names[t] for t in row])[1]
+        assert key <= tokens < 2 * key
+
+
+def test_qa_distractors_share_words_and_overwrites_happen():
+    task = QATask(length=40, num_distractors=3, overwrite_prob=1.0, fact_position="end", place_prob=0.0)
+    x, y = batch(task, 40, size=256)
+    names = task.token_names()
+    for row, target in zip(x.tolist(), y[:, -1].tolist()):
+        sentences = [row[i:i + 3] for i in range(0, 40, SENTENCE)]
+        q = row[-SENTENCE:]
+        key = (q[1], q[2])
+        # The deciding fact is last; an earlier fact has the same key words and another answer (overwritten).
+        same_key = [s for s in sentences if ((s[1], s[2]) if q[0] == WHO else (s[0], s[1])) == key]
+        assert len(same_key) == 2 and same_key[0] != same_key[1]
+        shared = [s for s in sentences[:-1] if s not in same_key and (set(s) & {*key, target})]
+        assert len(shared) >= 3, [names[t] for t in row]
+
+
+def test_qa_place_sentences_and_bad_settings():
+    task = QATask(length=64, place_prob=1.0)
+    x, y = batch(task, 64)
+    assert (x[:, 1:64:SENTENCE] == WENT).float().mean() > 0.5  # mostly noise sentences, the fact is kept
+    for bad in (dict(length=3), dict(fact_position="middle"), dict(questions=["why"]), dict(agents=["a"]),
+                dict(overwrite_prob=2.0), dict(verbs=["drank", "cat"])):
+        with pytest.raises(UserError):
+            QATask(**bad)
+
+
+def test_qa_stories_round_trip_through_babi_format(tmp_path):
+    from compare.tasks.babi import parse_babi_lines, read_babi_file, words
+
+    task = QATask(length=26)
+    x, y = batch(task, 26, size=50)
+    names = task.token_names()
+    text = task.to_babi(x, y, 26)
+    records = list(parse_babi_lines(enumerate(text.splitlines(), 1), "generated"))
+    assert len(records) == 50
+    for r, row, target in zip(records, x.tolist(), y[:, -1].tolist()):
+        # The same tokens the model reads (filler dropped), the same answer, support = the deciding fact.
+        assert [w for s in [*r["context"], r["question"]] for w in words(s)] == [names[t] for t in row if t != FILL]
+        assert r["answer"] == names[target]
+        assert len(r["supporting"]) == 1 and r["supporting"][0] in r["context_ids"]
+        a, v, o = r["context"][r["supporting"][0] - 1].rstrip(".").split()
+        assert names[target] in (a, o)
+    path = task.write_babi(tmp_path / "qa_train.txt", size=20)
+    assert len(list(read_babi_file(str(path)))) == 20
+
+
+# ---- selective copy / copy memory / assoc recall / parity ------------------------------------------
+
+@pytest.mark.parametrize("length,marked", [(1, 1), (8, 3), (32, 4), (100, 16)])
+def test_selective_copy_copies_the_data_tokens_in_order(length, marked):
+    task = SelectiveCopyTask(length=length, num_marked=marked, vocab_size=8)
+    x, y = check_common(task, length)
+    assert ((y != IGNORE).sum(1) == marked).all() and (y[:, :length] == IGNORE).all()
+    region = x[:, :length]
+    for r, t, full in zip(region, y[:, length:], x):
+        assert torch.equal(r[r != task.noise], t)  # the marked tokens, in order
+        # After SEP the model sees only the symbols it has already been scored on (teacher forcing).
+        assert full[length] == task.sep and torch.equal(full[length + 1:], t[:-1])
+    assert task.supports(marked) and not task.supports(marked - 1)
+    with pytest.raises(UserError):
+        SelectiveCopyTask(length=3, num_marked=4)
+
+
+@pytest.mark.parametrize("gap", [1, 5, 50])
+@pytest.mark.parametrize("symbols,alphabet", [(10, 8), (3, 2)])
+def test_copy_memory_recalls_the_first_symbols_after_the_gap(gap, symbols, alphabet):
+    task = CopyMemoryTask(length=gap, num_symbols=symbols, alphabet=alphabet)
+    x, y = check_common(task, gap)
+    assert x.shape[1] == gap + 2 * symbols
+    scored = y != IGNORE
+    assert scored[:, -symbols:].all() and not scored[:, :-symbols].any()
+    assert torch.equal(y[:, -symbols:], x[:, :symbols])
+    rest = x[:, symbols:]
+    assert ((rest == task.blank) | (rest == task.delim)).all()  # nothing after the symbols repeats them
+    assert (x[:, gap + symbols - 1] == task.delim).all() and ((rest == task.delim).sum(1) == 1).all()
+    assert task.baseline_loss(gap) == pytest.approx(symbols * math.log(alphabet) / (gap + 2 * symbols))
+
+
+def test_copy_memory_classic_baseline():
+    assert CopyMemoryTask(length=100).baseline_loss(100) == pytest.approx(10 * math.log(8) / 120)
+
+
+@pytest.mark.parametrize("pairs,queries,max_gap", [(1, 4, 0), (8, 4, 16), (30, 8, 3)])
+def test_assoc_recall_answers_are_the_bound_values(pairs, queries, max_gap):
+    task = AssocRecallTask(length=pairs, num_queries=queries, num_keys=32, num_values=8, max_gap=max_gap)
+    x, y = check_common(task, pairs)
+    q = min(queries, pairs)
+    assert (y[:, :-q] == IGNORE).all() and (y[:, -q:] != IGNORE).all()
+    gaps = []
+    for row, target in zip(x.tolist(), y.tolist()):
+        start = next(i for i, t in enumerate(row) if t != task.noise)
+        body = row[start:start + 2 * pairs]
+        keys, values = body[0::2], body[1::2]
+        assert len(set(keys)) == pairs and all(k < task.num_keys for k in keys)
+        assert all(task.num_keys <= v < task.noise for v in values)
+        table = dict(zip(keys, values))
+        for k, v in zip(row[-q:], target[-q:]):
+            assert table[k] == v
+        # Between the pairs and the queries only noise: no value is shown again.
+        assert set(row[start + 2 * pairs:len(row) - q]) <= {task.noise}
+        gaps.append(len(row) - q - start - 2 * pairs)
+    keys = task.eval_slices(x, y, pairs)["gap"].tolist()
+    for key, gap in zip(keys, gaps):
+        assert (key == 0) if gap == 0 else key <= gap < 2 * key
+    assert task.supports(32) and not task.supports(33)
+    with pytest.raises(UserError):
+        task.sample(2, 33, torch.Generator())
+
+
+@pytest.mark.parametrize("length", [1, 5, 64])
+@pytest.mark.parametrize("scored", ["all", "last"])
+def test_parity_targets_are_the_running_parity(length, scored):
+    task = ParityTask(length=length, scored=scored)
+    x, y = check_common(task, length)
+    parity = x.sum(1) % 2
+    assert torch.equal(y[:, -1], parity)
+    if scored == "all":
+        assert torch.equal(y, x.cumsum(1) % 2)
+    else:
+        assert (y[:, :-1] == IGNORE).all()
+    with pytest.raises(UserError):
+        ParityTask(scored="first")

@@ -1,0 +1,65 @@
+"""text_lm: byte windows from local files through datasets, and the bracket metric."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from compare.errors import UserError
+from compare.tasks.text_lm import TextLMTask, bracket_accuracy, stdlib_files
+
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def test_default_corpus_is_the_standard_library(tmp_path):
+    assert all(os.path.isfile(f) for f in stdlib_files())
+    task = TextLMTask(length=64, cache_dir=str(tmp_path))
+    assert task.num_tokens == 256 and len(task.train_bytes) > 100_000
+    x, y = task.sample(16, 64, torch.Generator().manual_seed(0))
+    assert x.shape == y.shape == (16, 64) and torch.equal(x[:, 1:], y[:, :-1])
+    x2, _ = task.sample(16, 64, torch.Generator().manual_seed(0))
+    assert torch.equal(x, x2)
+    text = bytes(x[0].tolist()).decode("utf-8", errors="replace")
+    assert text in task.train_bytes.numpy().tobytes().decode("utf-8", errors="replace")
+    val = task.eval_set(200, 8)
+    assert val.inputs.shape == (8, 200)
+    # The ladder scores the byte after the whole window; validation scores every position.
+    assert (val.targets[:, :-1] == -100).all() and (val.targets[:, -1] >= 0).all()
+    assert (task.validation_set(4).targets >= 0).all()
+    held_out = task.valid_bytes.numpy().tobytes()
+    assert bytes(val.inputs[0].tolist()) in held_out
+
+
+def test_user_files_globs_and_bad_files(tmp_path):
+    for i in range(3):
+        (tmp_path / f"doc{i}.txt").write_text(f"document {i} " * 100, encoding="utf-8")
+    task = TextLMTask(length=16, files=[str(tmp_path / "doc*.txt")], cache_dir=str(tmp_path / "hf"))
+    assert len(task.files) == 3
+    with pytest.raises(UserError, match="matches no file"):
+        TextLMTask(files=[str(tmp_path / "nothere.txt")])
+    (tmp_path / "bad.txt").write_bytes(b"caf\xe9 " * 50)
+    with pytest.raises(UserError, match="bad.txt"):
+        TextLMTask(length=8, files=[str(tmp_path / "bad.txt")], cache_dir=str(tmp_path / "hf"))
+    with pytest.raises(UserError, match="too few"):
+        TextLMTask(length=4096, files=[str(tmp_path / "doc0.txt")], cache_dir=str(tmp_path / "hf"))
+
+
+def test_bracket_accuracy_by_distance_to_the_opener():
+    window = list(b"f(a[1], {x: 2})")
+    inputs, targets = torch.tensor([window[:-1]]), torch.tensor([window[1:]])
+    perfect = F.one_hot(targets, 256).float()
+    out = bracket_accuracy(inputs, targets, perfect)
+    # ']' closes at distance 2 from '[', '}' at distance 5, ')' at distance 13.
+    assert out["brackets"] == 3 and out["bracket_acc"] == 1.0 and out["bracket_type_acc"] == 1.0
+    assert out["brackets_by_distance"] == {"2": 1, "4": 1, "8": 1}
+    # A model that always says ')' gets the type right only where ')' closes.
+    always = torch.zeros(1, len(window) - 1, 256)
+    always[..., ord(")")] = 1.0
+    out = bracket_accuracy(inputs, targets, always)
+    assert out["bracket_type_acc"] == pytest.approx(1 / 3)
+    assert out["bracket_type_acc_by_distance"] == {"2": 0.0, "4": 0.0, "8": 1.0}
+    assert out["bracket_type_majority_acc"] == pytest.approx(1 / 3)
