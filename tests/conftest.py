@@ -15,7 +15,6 @@ from compare.train import CONF_DIR
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
 
 
 def compose_config(overrides: list[str], output_dir: Path) -> DictConfig:

@@ -72,15 +72,16 @@ class DashboardCallback(L.Callback):
                 metrics[f"final/val_{what}"] = float(value)
         for cb in trainer.callbacks:
             if isinstance(cb, LengthLadderCallback) and cb.results:
-                beyond = [r.seq_acc for r in cb.results if not r.in_train_range and r.supported]
+                # A supported length can still have nothing measured (an empty story-length bucket of real data).
+                measured = [r for r in cb.results if r.seq_acc is not None]
+                beyond = [r.seq_acc for r in measured if not r.in_train_range]
                 if beyond:
                     metrics["final/extrapolation_seq_acc"] = sum(beyond) / len(beyond)
                 longest = max(cb.results, key=lambda r: r.length)
-                metrics["final/longest_seq_acc"] = longest.seq_acc if longest.supported else 0.0
+                metrics["final/longest_seq_acc"] = longest.seq_acc if longest.seq_acc is not None else 0.0
                 for logger in _tensorboards(trainer):
-                    for r in cb.results:
-                        if r.supported:
-                            logger.experiment.add_scalar(task_tag(task.name, "seq_acc_vs_length"), r.seq_acc, r.length)
+                    for r in measured:
+                        logger.experiment.add_scalar(task_tag(task.name, "seq_acc_vs_length"), r.seq_acc, r.length)
             if isinstance(cb, ThroughputCallback) and cb.summary:
                 for key in ("train_tokens_per_s", "peak_mem_mb"):
                     if cb.summary.get(key) is not None:
