@@ -10,6 +10,7 @@ import logging
 import os
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import hydra
@@ -18,6 +19,7 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from lightning.pytorch.callbacks import RichProgressBar
+from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from compare.build import build, build_model
@@ -25,8 +27,10 @@ from compare.errors import UserError
 from compare.evaluation import evaluate_set
 from compare.results import library_versions, write_results
 from compare.training.callbacks import LengthLadderCallback, ThroughputCallback
+from compare.training import ddp
 from compare.training.datamodule import TaskDataModule
 from compare.training.module import SequenceModule
+from compare.training.threads import apply_threads
 
 CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 log = logging.getLogger("compare")
@@ -53,6 +57,9 @@ def progress_bar_callbacks(mode: str) -> tuple[bool, list]:
 
 def train(cfg: DictConfig) -> dict:
     """Run one experiment described by ``cfg``; returns the results row (also written to results.json)."""
+    if (nprocs := ddp.processes_to_start(cfg)) > 1:
+        return ddp.run_ranks(train, cfg, nprocs)  # this process becomes rank 0 and comes back here
+    apply_threads(cfg)
     out = Path(cfg.output_dir)
     t_start = time.time()
     row: dict = {
@@ -103,7 +110,7 @@ def train(cfg: DictConfig) -> dict:
         raise
     finally:
         row["wall_s"] = time.time() - t_start
-        if cfg.get("write_results", True):
+        if cfg.get("write_results", True) and rank_zero_only.rank == 0:  # one row per run, also under DDP
             write_results(out, row)
 
 
@@ -125,6 +132,8 @@ def hydra_main(cfg: DictConfig) -> float | None:
 def main() -> None:
     """Console script ``compare-train``."""
     torch.set_float32_matmul_precision("high")
+    # conf/hydra/launcher/joblib.yaml pins the plugin's settings under the plugin's own name; Hydra warns about that.
+    warnings.filterwarnings("ignore", message=".*validated against ConfigStore schema", category=UserWarning)
     hydra_main()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import lightning as L
+import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from compare.evaluation import LengthResult, evaluate_ladder, ladder_lengths
@@ -59,7 +60,8 @@ class ThroughputCallback(L.Callback):
 
     def on_train_end(self, trainer, pl_module) -> None:
         self.timer.pause()
-        self.summary = {**self.timer.summary(), "peak_mem_mb": peak_memory_mb(pl_module.device)}
+        self.summary = {**self.timer.summary(), "peak_mem_mb": peak_memory_mb(pl_module.device),
+                        "torch_threads": torch.get_num_threads()}
 
 
 class LengthLadderCallback(L.Callback):

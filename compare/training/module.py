@@ -71,8 +71,8 @@ class SequenceModule(L.LightningModule):
 
     def on_validation_epoch_end(self) -> None:
         scores = self.val_acc.compute()
-        self.log("val/token_acc", scores["token_acc"])
-        self.log("val/seq_acc", scores["seq_acc"], prog_bar=True)
+        self.log("val/token_acc", scores["token_acc"], sync_dist=True)
+        self.log("val/seq_acc", scores["seq_acc"], prog_bar=True, sync_dist=True)
         self.val_acc.reset()
 
     def configure_optimizers(self):
