@@ -82,9 +82,10 @@ def train(cfg: DictConfig) -> dict:
         log.info("%s on %s (length %d): %d trainable parameters", model.name, task.name, task.length, module.num_params)
         datamodule = build(cfg.data, task=task, seed=cfg.seed)
 
-        callbacks = [build(c) for c in cfg.callbacks.values()] if cfg.get("callbacks") else []
+        # A callback or logger set to null (e.g. `callbacks.checkpoint=null`) is switched off.
+        callbacks = [build(c) for c in (cfg.get("callbacks") or {}).values() if c is not None]
         show_bar, bar = progress_bar_callbacks(cfg.progress_bar)
-        loggers = [build(c) for c in cfg.logger.values()] if cfg.get("logger") else False
+        loggers = [build(c) for c in (cfg.get("logger") or {}).values() if c is not None] or False
         trainer: L.Trainer = build(cfg.trainer, callbacks=callbacks + bar, logger=loggers,
                                    enable_progress_bar=show_bar)
         for lg in trainer.loggers:
@@ -103,6 +104,9 @@ def train(cfg: DictConfig) -> dict:
                 row["acc_by_length"] = {str(r.length): r.seq_acc for r in cb.results}
                 row["unsupported_lengths"] = [r.length for r in cb.results if not r.supported]
         row["status"] = "ok"
+        ladder = ", ".join(f"{k}: {'unsupported' if v is None else f'{v:.2f}'}" for k, v in row["acc_by_length"].items())
+        log.info("done in %d steps: val exact-sequence accuracy %.3f; by length {%s}; results in %s",
+                 row["steps"], row["val_seq_acc"], ladder, out / "results.json")
         return row
     except BaseException as e:
         row["status"] = "failed"
@@ -129,11 +133,18 @@ def hydra_main(cfg: DictConfig) -> float | None:
     return row["val_seq_acc"]
 
 
+def quiet_library_chatter() -> None:
+    """Keep the console to what the user asked for: Lightning's hardware banner and tips go to DEBUG."""
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated")
+
+
 def main() -> None:
     """Console script ``compare-train``."""
     torch.set_float32_matmul_precision("high")
-    # conf/hydra/launcher/joblib.yaml pins the plugin's settings under the plugin's own name; Hydra warns about that.
+    # conf/hydra/launcher/*.yaml pin the plugins' settings under the plugins' own names; Hydra warns about that.
     warnings.filterwarnings("ignore", message=".*validated against ConfigStore schema", category=UserWarning)
+    quiet_library_chatter()
     hydra_main()
 
 
