@@ -176,10 +176,15 @@ def data_time_s(datamodule, device: torch.device, repeats: int = 20) -> float:
 
 def step_flops(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> int:
     """FLOPs of one forward+backward, counted by torch's FlopCounterMode (matmuls and attention)."""
+    from torch.nn.attention import SDPBackend
+    from torch.nn.attention import sdpa_kernel as sdpa_kernel_choice
     from torch.utils.flop_counter import FlopCounterMode
 
     counter = FlopCounterMode(display=False)
-    with counter:
+    # The counter has no formula for the CPU flash kernel; the math backend runs the same attention as
+    # counted matmuls (full T x T, the usual convention for MFU, as the GPU kernels' formulas also count).
+    backend = sdpa_kernel_choice(SDPBackend.MATH) if inputs.device.type == "cpu" else nullcontext()
+    with counter, backend:
         sequence_loss(model(inputs), targets).backward()
     model.zero_grad(set_to_none=True)
     return counter.get_total_flops()
