@@ -1,4 +1,4 @@
-"""compare-bench: the framework's training path against a plain PyTorch loop, per model and sequence length.
+r"""compare-bench: the framework's training path against a plain PyTorch loop, per model and sequence length.
 
 For each model and each sequence length (at a fixed number of tokens per batch) it builds the run
 exactly as ``compare-train`` does from the Hydra config (Trainer + SequenceModule + TaskDataModule,
@@ -7,7 +7,9 @@ the same optimizer, schedule and gradient clipping. Both are timed by the same `
 warm-up, in interleaved repeats (A B A B ...), and the medians are compared:
 
     compare-bench                                   # CPU defaults, a few minutes on 2 cores
-    compare-bench --trainer gpu --lengths 256,1024,4096,16384 --tokens-per-batch 65536 --compile
+    compare-bench --trainer gpu --lengths 256,1024,4096,16384 --tokens-per-batch 65536 --compile \
+        --override model.param_budget=5000000 --override transformer-sdpa:model.d_model=512 \
+        --override transformer-explicit:model.d_model=512
     compare-bench --models transformer-sdpa --override model.param_budget=1000000
 """
 
@@ -83,6 +85,19 @@ class RowSpec:
     threads: int | None = None
 
 
+def row_overrides(overrides: list[str], model: str) -> list[str]:
+    """The overrides for one bench model: plain ones apply to every row, ``MODEL:key=value`` to that model only."""
+    out = []
+    for o in overrides:
+        name, sep, rest = o.partition(":")
+        if sep and name in MODELS and "=" not in name:
+            if name == model:
+                out.append(rest)
+        else:
+            out.append(o)
+    return out
+
+
 def compose_config(spec: RowSpec, out_dir: str, *, compile: bool = False) -> DictConfig:
     """The Hydra config of a ``compare-train`` run for this row, with validation and checkpoints off."""
     batch_size = max(1, spec.tokens_per_batch // spec.seq_len)
@@ -90,7 +105,8 @@ def compose_config(spec: RowSpec, out_dir: str, *, compile: bool = False) -> Dic
         *MODELS[spec.model], "task=copy", f"task.length={spec.seq_len // 2}", f"data.batch_size={batch_size}",
         f"trainer={spec.trainer}", f"trainer.max_steps={spec.warmup + spec.steps}", "++trainer.limit_val_batches=0",
         "~callbacks.checkpoint", "~callbacks.length_ladder", f"callbacks.throughput.warmup_steps={spec.warmup}",
-        f"output_dir={out_dir}", "progress_bar=none", f"model.compile={str(compile).lower()}", *spec.overrides,
+        f"output_dir={out_dir}", "progress_bar=none", f"model.compile={str(compile).lower()}",
+        *row_overrides(spec.overrides, spec.model),
     ]
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
         return compose(config_name="config", overrides=overrides)
@@ -190,17 +206,33 @@ def step_flops(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tens
     return counter.get_total_flops()
 
 
-def sdpa_kernel(model: torch.nn.Module, inputs: torch.Tensor, autocast) -> str | None:
-    """Which scaled_dot_product_attention kernel a forward pass ran (read from the profiler's op names)."""
-    from torch.profiler import ProfilerActivity, profile
+def aten_ops(model: torch.nn.Module, inputs: torch.Tensor, autocast) -> set[str]:
+    """Names of the aten ops one forward pass dispatches (e.g. which attention kernel ran)."""
+    from torch.utils._python_dispatch import TorchDispatchMode
 
-    with profile(activities=[ProfilerActivity.CPU]) as prof, torch.no_grad(), autocast():
+    class OpRecorder(TorchDispatchMode):
+        def __init__(self) -> None:
+            super().__init__()
+            self.names: set[str] = set()
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            self.names.add(func.overloadpacket.__name__)
+            return func(*args, **(kwargs or {}))
+
+    with torch.no_grad(), autocast(), OpRecorder() as recorder:
         model(inputs)
-    names = {e.key.removeprefix("aten::") for e in prof.key_averages()}
+    return recorder.names
+
+
+def sdpa_kernel(model: torch.nn.Module, inputs: torch.Tensor, autocast) -> str | None:
+    """Which scaled_dot_product_attention kernel a forward pass ran (from the aten ops it dispatched)."""
+    names = aten_ops(model, inputs, autocast)
     found = [kernel for op, kernel in SDPA_KERNELS.items() if op in names]
     if found:
         return ", ".join(found)
-    return "math (unfused)" if "scaled_dot_product_attention" in names else None
+    # SDPA's math fallback decomposes into plain matmuls and softmax.
+    return "math (unfused)" if any(isinstance(m, torch.nn.Module) and getattr(m, "impl", None) == "sdpa"
+                                   for m in model.modules()) else None
 
 
 def device_peak_flops(device: torch.device) -> float | None:
@@ -338,6 +370,11 @@ def print_report(rows: list[dict], exponents: dict[str, float], target: float, c
     console.print("Measured exponents k (time per sequence ~ T^k): "
                   + ", ".join(f"{m} {k:.2f}" for m, k in exponents.items()))
     console.print(EXPONENT_NOTE)
+    slow_attention = [r for r in rows if r["device"].startswith("cuda") and r["sdpa_kernel"]
+                      and "flash" not in r["sdpa_kernel"]]
+    if slow_attention:
+        console.print("[yellow]SDPA did not pick the flash kernel: it needs bf16/fp16 (trainer=gpu) and a head size "
+                      "(d_model / n_heads) that is a multiple of 8, e.g. transformer-sdpa:model.d_model=256.[/]")
     low = [r for r in rows if r["ratio"] < target]
     worst = min(rows, key=lambda r: r["ratio"])
     console.print(f"Worst row: {worst['model']} T={worst['seq_len']} at {worst['ratio']:.3f}. "
@@ -359,7 +396,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--peak-flops", type=float, default=None, help="device peak FLOP/s for MFU (known GPUs: automatic)")
     p.add_argument("--target", type=float, default=0.97, help="framework/raw ratio each row should reach")
     p.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
-                   help="extra Hydra override applied to every row, e.g. model.param_budget=1000000 (repeatable)")
+                   help="extra Hydra override for every row, e.g. model.param_budget=1000000, or for one model with "
+                        "a prefix, e.g. transformer-sdpa:model.d_model=256 (repeatable)")
     p.add_argument("--threads", type=int, default=None,
                    help="torch threads per row (default: torch's choice); 1 is steadier on a busy machine")
     p.add_argument("--no-isolate", action="store_true",
@@ -392,17 +430,27 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
 
     console = Console(width=None if sys.stdout.isatty() else 200)
-    rows = []
+    rows, failed = [], []
     t0 = time.time()
     for model in models:
         for seq_len in lengths:
             spec = RowSpec(model, seq_len, args.tokens_per_batch, args.steps, args.warmup, args.pairs, args.trainer,
                            args.override, args.compile, args.peak_flops, args.threads)
             with console.status(f"{model} T={seq_len}"):
-                row = measure_row(spec) if args.no_isolate else run_isolated(spec)
+                try:
+                    row = measure_row(spec) if args.no_isolate else run_isolated(spec)
+                except (torch.OutOfMemoryError, RuntimeError, UserError) as e:
+                    # One row that cannot run (out of memory at a long length) is a result, not the end.
+                    message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                    console.print(f"  {model:22s} T={seq_len:<6d} [red]could not run: {message}[/]")
+                    failed.append({"model": model, "seq_len": seq_len, "error": f"{type(e).__name__}: {message}"})
+                    continue
             console.print(f"  {model:22s} T={seq_len:<6d} (a)/(b) {row['ratio']:.3f}  "
                           f"{row['framework_tokens_per_s']:,.0f} vs {row['raw_tokens_per_s']:,.0f} tok/s")
             rows.append(row)
+    if not rows:
+        print("compare-bench: error: no row could run", file=sys.stderr)
+        sys.exit(1)
     exponents = length_exponents(rows)
     print_report(rows, exponents, args.target, console)
     out = {
@@ -411,7 +459,7 @@ def main(argv: list[str] | None = None) -> None:
         "load_average": os.getloadavg(),
         "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
         "versions": library_versions(), "settings": vars(args), "target": args.target,
-        "exponents": exponents, "exponent_note": EXPONENT_NOTE, "rows": rows,
+        "exponents": exponents, "exponent_note": EXPONENT_NOTE, "rows": rows, "failed_rows": failed,
     }
     atomic_write_text(args.json, json.dumps(out, indent=2) + "\n")
     console.print(f"wrote {args.json} ({time.time() - t0:.0f} s)")
