@@ -4,7 +4,7 @@ For each model and each sequence length (at a fixed number of tokens per batch) 
 exactly as ``compare-train`` does from the Hydra config (Trainer + SequenceModule + TaskDataModule,
 with the logger and throughput callback), and a plain loop over the same model, the same batches,
 the same optimizer, schedule and gradient clipping. Both are timed by the same ``StepTimer`` after
-warm-up, in interleaved repeats (A B A B ...), and the medians are compared:
+warm-up, in interleaved repeats (A B, B A, A B, ...), and the medians are compared:
 
     compare-bench                                   # CPU defaults, a few minutes on 2 cores
     compare-bench --trainer gpu --lengths 256,1024,4096,16384 --tokens-per-batch 65536 --compile \
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import gc
 import json
 import logging
 import math
@@ -267,9 +268,12 @@ def measure_row(spec: RowSpec) -> dict:
         arms["raw"].run(spec.warmup, spec.steps)
 
         runs: dict[str, list[dict]] = {name: [] for name in arms}
-        for _ in range(spec.pairs):
-            for name, arm in arms.items():
-                runs[name].append(arm.run(spec.warmup, spec.steps) if name == "raw" else arm.run())
+        order = list(arms)
+        for i in range(spec.pairs):
+            # A B, then B A, ...: a drift of the machine's speed, or being first after the other arm, favours neither.
+            for name in order if i % 2 == 0 else reversed(order):
+                gc.collect()  # each arm starts without the other's garbage to collect
+                runs[name].append(arms[name].run(spec.warmup, spec.steps) if name == "raw" else arms[name].run())
 
         datamodule = arms["framework"].datamodule
         inputs, targets = next(iter(batch_stream(datamodule, device)))
@@ -388,9 +392,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help=f"comma-separated, from {', '.join(MODELS)}")
     p.add_argument("--lengths", default="64,256,1024", help="sequence lengths in tokens (even), comma-separated")
     p.add_argument("--tokens-per-batch", type=int, default=2048, help="batch size = this // length")
-    p.add_argument("--steps", type=int, default=10, help="timed steps per repeat")
+    p.add_argument("--steps", type=int, default=6, help="timed steps per repeat")
     p.add_argument("--warmup", type=int, default=2, help="untimed steps at the start of every repeat")
-    p.add_argument("--pairs", type=int, default=5, help="interleaved (framework, raw) repeats per row")
+    p.add_argument("--pairs", type=int, default=5, help="interleaved (framework, raw) pairs per row, order alternating")
     p.add_argument("--trainer", default="default", help="trainer config group: default (CPU) or gpu")
     p.add_argument("--compile", action="store_true", help="also time model.compile=true and report its gain")
     p.add_argument("--peak-flops", type=float, default=None, help="device peak FLOP/s for MFU (known GPUs: automatic)")
