@@ -402,8 +402,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
                    help="extra Hydra override for every row, e.g. model.param_budget=1000000, or for one model with "
                         "a prefix, e.g. transformer-sdpa:model.d_model=256 (repeatable)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch threads per row (default: torch's choice); 1 is steadier on a busy machine")
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads per row (default 1: steady timings, and the ratio is about framework overhead, "
+                        "not thread scaling; with 2 threads on a busy 2-core machine a step took 50x longer); "
+                        "0 = torch's own choice")
     p.add_argument("--no-isolate", action="store_true",
                    help="run rows in this process (faster start; CPU peak RSS is then a running maximum)")
     p.add_argument("--json", default="bench.json", help="where to write the results")
@@ -459,7 +461,7 @@ def main(argv: list[str] | None = None) -> None:
     print_report(rows, exponents, args.target, console)
     out = {
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "argv": sys.argv[1:], "wall_s": time.time() - t0,
-        "cpu_count": os.cpu_count(), "torch_threads": args.threads or torch.get_num_threads(),
+        "cpu_count": os.cpu_count(), "torch_threads": args.threads or "torch default",
         "load_average": os.getloadavg(),
         "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
         "versions": library_versions(), "settings": vars(args), "target": args.target,
