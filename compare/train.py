@@ -23,6 +23,7 @@ from hydra.types import RunMode
 from hydra.utils import get_object
 from lightning.pytorch.callbacks import RichProgressBar
 from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.utilities.rank_zero import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from compare.build import MODEL_RUN_KEYS, build, build_model
@@ -33,8 +34,10 @@ from compare.evaluation import evaluate_set, ladder_lengths
 from compare.resume import plan_resume
 from compare.results import RESULTS_FILE, library_versions, write_results
 from compare.training.callbacks import LengthLadderCallback, ThroughputCallback
+from compare.training import ddp
 from compare.training.datamodule import TaskDataModule
 from compare.training.module import SequenceModule, TrainingDiverged
+from compare.training.threads import apply_threads
 
 CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
 log = logging.getLogger("compare")
@@ -111,6 +114,9 @@ def train(cfg: DictConfig) -> dict:
     With ``resume=true`` a run whose results.json says ok or diverged is kept as it is, and an
     unfinished one continues from its last checkpoint.
     """
+    if (nprocs := ddp.processes_to_start(cfg)) > 1:
+        return ddp.run_ranks(train, cfg, nprocs)  # this process becomes rank 0 and comes back here
+    apply_threads(cfg)
     out = Path(cfg.output_dir)
     write = cfg.get("write_results", True)
     # Decided before anything is written, so a refused or mistaken resume never overwrites a result.
@@ -199,7 +205,7 @@ def train(cfg: DictConfig) -> dict:
         raise
     finally:
         row["wall_s"] = time.time() - t_start
-        if write:
+        if write and rank_zero_only.rank == 0:  # one row per run, also under DDP
             write_results(out, row)
 
 
@@ -240,6 +246,8 @@ def run_app() -> None:
 def main() -> None:
     """Console script ``compare-train``."""
     torch.set_float32_matmul_precision("high")
+    # conf/hydra/launcher/*.yaml pin the plugins' settings under the plugins' own names; Hydra warns about that.
+    warnings.filterwarnings("ignore", message=".*validated against ConfigStore schema", category=UserWarning)
     quiet_library_chatter()
     run_hydra_app("compare-train", run_app)
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import resource
-import sys
-import time
 from typing import Sequence
 
 import lightning as L
@@ -14,79 +11,61 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from compare.errors import UserError
 from compare.evaluation import LengthResult, evaluate_ladder, ladder_lengths
 from compare.tasks.base import check_positive
+from compare.training.step_timer import StepTimer, peak_memory_mb, reset_peak_memory
 
-
-def peak_memory_mb(device: torch.device) -> float:
-    """CUDA max allocated on a GPU; the process's peak resident set size on CPU."""
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return rss / 2**20 if sys.platform == "darwin" else rss / 2**10  # bytes on macOS, KiB on Linux
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+__all__ = ["LengthLadderCallback", "ThroughputCallback", "peak_memory_mb"]
 
 
 class ThroughputCallback(L.Callback):
     """Training tokens/s, mean step time and peak memory, timed after ``warmup_steps`` with validation excluded.
 
-    The clock is read only at the window edges and at logging steps, so on GPU it adds no per-step sync.
+    Uses the same ``StepTimer`` as ``compare-bench``, so a run's figures and the benchmark's agree.
+    Per step it only counts tokens; the clock is read at the window edges and every
+    ``log_every_n_steps`` steps, so on a GPU it adds no per-step sync.
     """
 
     def __init__(self, warmup_steps: int = 5, log_every_n_steps: int = 50) -> None:
         self.warmup_steps = warmup_steps
         self.log_every_n_steps = log_every_n_steps
         self.summary: dict = {}
-        self._elapsed = 0.0
-        self._t0: float | None = None
-        self._tokens = 0
-        self._steps = 0
-
-    def _now(self, pl_module) -> float:
-        _sync(pl_module.device)
-        return time.perf_counter()
-
-    def _running_time(self, pl_module) -> float:
-        return self._elapsed + (self._now(pl_module) - self._t0 if self._t0 is not None else 0.0)
+        self.timer: StepTimer | None = None
+        self._seen = 0
 
     def on_train_start(self, trainer, pl_module) -> None:
-        if pl_module.device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(pl_module.device)
+        self.timer = StepTimer(pl_module.device)
+        self._seen = 0
+        reset_peak_memory(pl_module.device)
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        if self._t0 is None and batch_idx >= self.warmup_steps:
-            self._t0 = self._now(pl_module)
+        if self._seen >= self.warmup_steps:
+            self.timer.start()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if self._t0 is None:
+        self._seen += 1
+        timer = self.timer
+        if not timer.running:
             return
-        self._tokens += batch[0].numel()
-        self._steps += 1
-        if self._steps % self.log_every_n_steps == 0:
-            elapsed = self._running_time(pl_module)
-            pl_module.log_dict({
-                "perf/tokens_per_s": self._tokens / elapsed,
-                "perf/step_time_ms": 1000 * elapsed / self._steps,
-                "perf/peak_mem_mb": peak_memory_mb(pl_module.device),
-            })
+        timer.count(batch[0].numel() * trainer.world_size)  # global tokens under DDP
+        if trainer.max_steps > 0 and trainer.global_step >= trainer.max_steps:
+            timer.pause()  # the window ends with the last step, before the fit loop's end-of-training work
+            return
+        if self.log_every_n_steps and timer.steps % self.log_every_n_steps == 0:
+            elapsed = timer.elapsed()
+            for logger in trainer.loggers:
+                logger.log_metrics({
+                    "perf/tokens_per_s": timer.tokens / elapsed,
+                    "perf/step_time_ms": 1000 * elapsed / timer.steps,
+                    "perf/peak_mem_mb": peak_memory_mb(pl_module.device),
+                }, step=trainer.global_step)
 
     def on_validation_start(self, trainer, pl_module) -> None:
-        if self._t0 is not None and trainer.state.fn == "fit":
-            self._elapsed += self._now(pl_module) - self._t0
-            self._t0 = None  # paused; restarts at the next training batch
+        if self.timer is not None and trainer.state.fn == "fit":
+            self.timer.pause()  # restarts at the next training batch
 
     def on_train_end(self, trainer, pl_module) -> None:
-        elapsed = self._running_time(pl_module)
-        self._t0 = None
-        self._elapsed = elapsed
-        self.summary = {
-            "train_tokens_per_s": self._tokens / elapsed if elapsed > 0 else None,
-            "step_time_s": elapsed / self._steps if self._steps else None,
-            "timed_steps": self._steps,
-            "peak_mem_mb": peak_memory_mb(pl_module.device),
-        }
+        self.timer.pause()
+        self.summary = {**self.timer.summary(), "peak_mem_mb": peak_memory_mb(pl_module.device),
+                        "torch_threads": torch.get_num_threads()}
 
 
 class LengthLadderCallback(L.Callback):

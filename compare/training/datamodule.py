@@ -6,6 +6,7 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader, IterableDataset, TensorDataset
 
+from compare.errors import UserError
 from compare.tasks.base import Task, check_positive, stream_seed
 
 
@@ -16,18 +17,31 @@ def loader_generator() -> torch.Generator:
 
 
 class TaskStream(IterableDataset):
-    """Endless training batches; batch k is a pure function of (seed, k), so a resumed run continues the stream."""
+    """Endless training batches; batch k is a pure function of (seed, k), so a resumed run continues the stream.
 
-    def __init__(self, task: Task, batch_size: int, seed: int, device: torch.device, start: int = 0) -> None:
+    Under DDP every rank draws the same global batch of ``batch_size`` rows and keeps its own
+    contiguous ``batch_size / world_size`` rows, so one run over N devices sees exactly the samples
+    of the one-device run and (gradients being averaged) takes the same steps.
+    """
+
+    def __init__(self, task: Task, batch_size: int, seed: int, device: torch.device, start: int = 0,
+                 rank: int = 0, world_size: int = 1) -> None:
+        if batch_size % world_size:
+            raise UserError(f"data.batch_size={batch_size} (the global batch) must divide evenly over "
+                            f"{world_size} DDP processes")
         self.task, self.batch_size, self.seed, self.device, self.start = task, batch_size, seed, device, start
+        self.rank, self.world_size = rank, world_size
 
     def __iter__(self):
         # Generating on the training device avoids a host-to-device copy every step on GPU.
         generator = torch.Generator(device=self.device)
         step = self.start
+        share = self.batch_size // self.world_size
+        rows = slice(self.rank * share, (self.rank + 1) * share)
         while True:
             generator.manual_seed(stream_seed(self.seed, step, self.task.length))
-            yield self.task.sample(self.batch_size, self.task.length, generator)
+            inputs, targets = self.task.sample(self.batch_size, self.task.length, generator)
+            yield (inputs, targets) if self.world_size == 1 else (inputs[rows], targets[rows])
             step += 1
 
 
@@ -51,12 +65,15 @@ class TaskDataModule(L.LightningDataModule):
             return self.trainer.strategy.root_device
         return torch.device("cpu")
 
+    def train_stream(self) -> TaskStream:
+        """This process's stream of training batches (``data.batch_size`` is the global batch under DDP)."""
+        trainer = self.trainer
+        rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+        start = trainer.global_step if trainer is not None else 0
+        return TaskStream(self.task, self.batch_size, self.seed, self._device(), start, rank, world)
+
     def train_dataloader(self) -> DataLoader:
-        rank = self.trainer.global_rank if self.trainer is not None else 0
-        start = self.trainer.global_step if self.trainer is not None else 0
-        # Each DDP rank draws its own stream; rank 0 of a one-process run is seed-identical to before.
-        stream = TaskStream(self.task, self.batch_size, self.seed + 1_000_003 * rank, self._device(), start)
-        return DataLoader(stream, batch_size=None, num_workers=0, generator=loader_generator())
+        return DataLoader(self.train_stream(), batch_size=None, num_workers=0, generator=loader_generator())
 
     def val_dataloader(self) -> DataLoader:
         if self._val is None:
