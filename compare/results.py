@@ -23,19 +23,7 @@ STATUSES = ("ok", "failed", "diverged", "running")
 
 def atomic_write_text(path: str | Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temp file in the same folder and a rename: readers never see half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, new_file_mode())  # mkstemp makes 0600; the result should read like any other file
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def write_results(run_dir: str | Path, row: dict) -> Path:
@@ -77,12 +65,12 @@ def library_versions() -> dict:
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Binary twin of ``atomic_write_text`` (figures): a temp file in the same folder, then a rename."""
+    """Write ``data`` to ``path`` through a temp file in the same folder and a rename (text goes through here too)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.fchmod(fd, new_file_mode())
+        os.fchmod(fd, new_file_mode())  # mkstemp makes 0600; the result should read like any other file
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
