@@ -23,6 +23,7 @@ import logging
 import math
 import multiprocessing
 import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -162,6 +163,9 @@ class RawArm:
             with self.autocast():
                 loss = sequence_loss(model(inputs), targets)
             loss.backward()
+            # Lightning drops the step's graph right after backward; holding it into the next step changes
+            # when the allocator frees and re-maps memory, which on CPU was worth up to 25% of a GRU step.
+            del loss
             if self.clip:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), self.clip)
             optimizer.step()
@@ -244,6 +248,11 @@ def device_peak_flops(device: torch.device) -> float | None:
     return next((peak for key, peak in PEAK_BF16_FLOPS.items() if key in name), None)
 
 
+def minor_page_faults() -> int:
+    """Minor page faults of this process so far (memory the allocator had to map afresh)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
 def measure_row(spec: RowSpec) -> dict:
     """Time one row: warm-up, then ``pairs`` interleaved repeats of framework and raw loop; medians."""
     torch.set_float32_matmul_precision("high")  # as compare-train does
@@ -273,7 +282,10 @@ def measure_row(spec: RowSpec) -> dict:
             # A B, then B A, ...: a drift of the machine's speed, or being first after the other arm, favours neither.
             for name in order if i % 2 == 0 else reversed(order):
                 gc.collect()  # each arm starts without the other's garbage to collect
-                runs[name].append(arms[name].run(spec.warmup, spec.steps) if name == "raw" else arms[name].run())
+                faults = minor_page_faults()
+                result = arms[name].run(spec.warmup, spec.steps) if name == "raw" else arms[name].run()
+                result["page_faults_per_step"] = (minor_page_faults() - faults) / (spec.warmup + spec.steps)
+                runs[name].append(result)
 
         datamodule = arms["framework"].datamodule
         inputs, targets = next(iter(batch_stream(datamodule, device)))
@@ -306,6 +318,8 @@ def measure_row(spec: RowSpec) -> dict:
         "flops_per_step": flops, "achieved_flops": flops / step["framework"] if flops else None,
         "mfu": flops / step["framework"] / peak if flops and peak else None,
         "sdpa_kernel": kernel,
+        "page_faults_per_step": {name: statistics.median(r["page_faults_per_step"] for r in rs)
+                                 for name, rs in runs.items()},
     }
     if spec.compile:
         row["compiled_step_s"] = step["compiled"]
@@ -315,9 +329,19 @@ def measure_row(spec: RowSpec) -> dict:
     return row
 
 
-def run_isolated(spec: RowSpec) -> dict:
+#: glibc's malloc moves its mmap threshold as a process frees large blocks, so whether a step's tensors come from
+#: fresh pages (a minor page fault per 4 KiB) depends on everything the process did before: measured on a GRU at
+#: T=1024, one arm took 0 faults per step and the other 500-1,000, 13-26% of its step time, and which arm paid
+#: changed with the order of frees. Fixed thresholds give both arms the same steady allocator (``--system-malloc``
+#: keeps glibc's default; the page faults per step are reported either way).
+STEADY_MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(32 * 2**20), "MALLOC_TRIM_THRESHOLD_": str(2**30)}
+
+
+def run_isolated(spec: RowSpec, steady_malloc: bool = True) -> dict:
     """``measure_row`` in a fresh process, so the CPU's peak-RSS high-water mark belongs to this row alone."""
     ctx = multiprocessing.get_context("spawn")
+    if steady_malloc:
+        os.environ.update(STEADY_MALLOC_ENV)  # read by glibc when the spawned process starts
     with concurrent.futures.ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
         return pool.submit(measure_row, spec).result()
 
@@ -350,7 +374,7 @@ def print_report(rows: list[dict], exponents: dict[str, float], target: float, c
     compiled = any("compile_speedup" in r for r in rows)
     table = Table(title=f"compare-bench on {rows[0]['device']}: framework (a) vs raw PyTorch loop (b), medians")
     for col in ("model", "T", "batch", "(a) tok/s", "(b) tok/s", "(a)/(b)", "pair spread", "CPU-time (a)/(b)", "(a) step ms",
-                "data %", "peak MB", "GFLOP/s", "MFU", "SDPA kernel"):
+                "faults/step (a)/(b)", "data %", "peak MB", "GFLOP/s", "MFU", "SDPA kernel"):
         table.add_column(col, justify="left" if col in ("model", "SDPA kernel") else "right")
     if compiled:
         table.add_column("compile gain", justify="right")
@@ -359,7 +383,8 @@ def print_report(rows: list[dict], exponents: dict[str, float], target: float, c
         cells = [
             r["model"], str(r["seq_len"]), str(r["batch_size"]), f"{r['framework_tokens_per_s']:,.0f}",
             f"{r['raw_tokens_per_s']:,.0f}", f"[{'green' if ok else 'red'}]{r['ratio']:.3f}[/]",
-            f"{r['ratio_spread']:.3f}", f"{r['cpu_ratio']:.3f}", f"{1000 * r['framework_step_s']:.1f}", f"{100 * r['data_share']:.2f}",
+            f"{r['ratio_spread']:.3f}", f"{r['cpu_ratio']:.3f}", f"{1000 * r['framework_step_s']:.1f}",
+            "{framework:.0f}/{raw:.0f}".format(**r["page_faults_per_step"]), f"{100 * r['data_share']:.2f}",
             f"{r['peak_mem_mb']:,.0f}", f"{r['achieved_flops'] / 1e9:.2f}" if r["achieved_flops"] else "-",
             f"{100 * r['mfu']:.1f}%" if r["mfu"] else "-", r["sdpa_kernel"] or "-",
         ]
@@ -370,6 +395,7 @@ def print_report(rows: list[dict], exponents: dict[str, float], target: float, c
     mem = "CUDA max allocated" if rows[0]["mem_kind"] == "cuda_max_allocated" else "peak RSS of the row's own process"
     console.print(f"(a)/(b): raw step time / framework step time per interleaved pair, median; >= {target} is the "
                   f"target. Pair spread: max - min of the per-pair ratios (machine noise). CPU-time (a)/(b): the same ratio in CPU seconds of the benchmark process, which other jobs on a shared machine barely move. Peak MB: {mem}. "
+                  "faults/step: minor page faults per step, per arm (memory mapped afresh; see --system-malloc). "
                   "data %: time to make one batch / raw step time.")
     console.print("Measured exponents k (time per sequence ~ T^k): "
                   + ", ".join(f"{m} {k:.2f}" for m, k in exponents.items()))
@@ -392,7 +418,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help=f"comma-separated, from {', '.join(MODELS)}")
     p.add_argument("--lengths", default="64,256,1024", help="sequence lengths in tokens (even), comma-separated")
     p.add_argument("--tokens-per-batch", type=int, default=2048, help="batch size = this // length")
-    p.add_argument("--steps", type=int, default=6, help="timed steps per repeat")
+    p.add_argument("--steps", type=int, default=10, help="timed steps per repeat")
     p.add_argument("--warmup", type=int, default=2, help="untimed steps at the start of every repeat")
     p.add_argument("--pairs", type=int, default=5, help="interleaved (framework, raw) pairs per row, order alternating")
     p.add_argument("--trainer", default="default", help="trainer config group: default (CPU) or gpu")
@@ -406,6 +432,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="torch threads per row (default 1: steady timings, and the ratio is about framework overhead, "
                         "not thread scaling; with 2 threads on a busy 2-core machine a step took 50x longer); "
                         "0 = torch's own choice")
+    p.add_argument("--system-malloc", action="store_true",
+                   help="keep glibc's adaptive malloc thresholds in the row processes (see STEADY_MALLOC_ENV)")
     p.add_argument("--no-isolate", action="store_true",
                    help="run rows in this process (faster start; CPU peak RSS is then a running maximum)")
     p.add_argument("--json", default="bench.json", help="where to write the results")
@@ -444,7 +472,7 @@ def main(argv: list[str] | None = None) -> None:
                            args.override, args.compile, args.peak_flops, args.threads)
             with console.status(f"{model} T={seq_len}"):
                 try:
-                    row = measure_row(spec) if args.no_isolate else run_isolated(spec)
+                    row = measure_row(spec) if args.no_isolate else run_isolated(spec, not args.system_malloc)
                 except (torch.OutOfMemoryError, RuntimeError, UserError) as e:
                     # One row that cannot run (out of memory at a long length) is a result, not the end.
                     message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__

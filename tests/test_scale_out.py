@@ -85,3 +85,22 @@ def test_transformer_trains_at_16384_tokens_on_one_gpu(make_cfg):
                     "eval.lengths=[8192]", "eval.num_samples=1", "~callbacks.length_ladder"])
     row = train(cfg)
     assert row["status"] == "ok" and row["peak_mem_mb"] < 80 * 1024
+
+
+@pytest.mark.slow
+def test_sweep_launcher_benchmark_times_both_launchers_over_the_same_jobs(tmp_path):
+    out = tmp_path / "sweep_bench.json"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "bench_sweep_launchers.py"), "--arms", "sequential,joblib",
+         "--n-jobs", "2", "--json", str(out), "--sweep", "model=lstm,gru", "model.param_budget=5000",
+         "task.length=4", "trainer.max_steps=8", "trainer.val_check_interval=8", "data.val_size=16",
+         "eval.num_samples=16"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert set(result["median_wall_s"]) == {"sequential", "joblib"}
+    assert all(run["jobs"] == 2 for runs in result["runs"].values() for run in runs)
+    assert result["joblib_speedup_over"]["sequential"] > 0
+    assert "joblib is" in proc.stdout
