@@ -6,7 +6,7 @@ in a fresh temporary sweep dir. Arms run in rounds whose order alternates (A B C
 drift in the machine's speed favours none; the median wall time per arm and the speed-up of joblib over
 each sequential arm are printed, and written as JSON with ``--json``:
 
-    python scripts/bench_sweep_launchers.py                       # 4 jobs, about 5 minutes on 2 cores
+    python scripts/bench_sweep_launchers.py                       # 4 jobs of ~25 s of training each, about 5 minutes on 2 cores
     python scripts/bench_sweep_launchers.py --rounds 2 --json sweep_bench.json
     python scripts/bench_sweep_launchers.py --sweep model=lstm,gru,transformer task.length=16 trainer.max_steps=200
 
@@ -28,8 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
-DEFAULT_SWEEP = ["model=lstm,transformer", "task=copy", "task.length=8,16", "trainer.max_steps=300",
-                 "trainer.val_check_interval=100", "model.param_budget=50000"]
+DEFAULT_SWEEP = ["model=lstm,transformer", "task=copy", "task.length=8,16", "trainer.max_steps=1500",
+                 "trainer.val_check_interval=500", "model.param_budget=50000"]
 
 
 def arm_overrides(arm: str, n_jobs: int) -> list[str]:
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
                   f"(torch threads per job: {result['torch_threads']})", flush=True)
 
     median = {a: statistics.median(r["wall_s"] for r in rs) for a, rs in runs.items()}
-    print(f"\nSweep: {' '.join(args.sweep)}  ({os.cpu_count()} CPU cores, load average before: see JSON)")
+    print(f"\nSweep: {' '.join(args.sweep)}  ({os.cpu_count()} CPU cores)")
     print(f"{'arm':20s} {'median wall s':>14s} {'jobs':>5s}")
     for a in arms:
         print(f"{a:20s} {median[a]:14.1f} {runs[a][0]['jobs']:5d}")
