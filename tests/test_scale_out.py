@@ -74,6 +74,25 @@ def test_joblib_sweep_runs_jobs_in_parallel_with_threads_split(tmp_path):
     assert [r["torch_threads"] for r in rows] == [expected, expected]
 
 
+
+def test_sweep_runs_through_submitit_like_a_cluster_job(tmp_path):
+    """submitit's local executor pickles and runs each job as a cluster would (no SLURM here), so the job
+    function, config and results survive the trip the submitit_slurm preset takes."""
+    pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
+    sweep = tmp_path / "sweep"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "compare.train", "-m", "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=5",
+         "model=lstm", "model.param_budget=5000", "task.length=4", "trainer.max_steps=8",
+         "trainer.val_check_interval=8", "data.val_size=16", "eval.num_samples=16", "progress_bar=none",
+         f"hydra.sweep.dir={sweep}"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [json.loads(p.read_text()) for p in sorted(sweep.glob("*/results.json"))]
+    assert [(r["model"], r["status"]) for r in rows] == [("lstm", "ok")]
+    assert (sweep / "report" / "report.md").exists()  # the sweep's report is built after submitit's jobs too
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 @pytest.mark.slow
 def test_transformer_trains_at_16384_tokens_on_one_gpu(make_cfg):
