@@ -119,8 +119,8 @@ def test_every_shipped_config_passes_the_check(group, tmp_path):
     """The check must never reject a config the project ships (it is derived from the constructors, not a list)."""
     from hydra import compose, initialize_config_dir
 
-    from compare.build import MODEL_RUN_KEYS
-    from compare.config_check import check_config
+    from compare.config.build import MODEL_RUN_KEYS
+    from compare.config.check import check_config
 
     options = sorted(p.stem for p in (CONF / group).glob("*.yaml"))
     assert options
@@ -131,7 +131,7 @@ def test_every_shipped_config_passes_the_check(group, tmp_path):
 
 
 def test_other_console_scripts_get_the_same_style(capsys, monkeypatch):
-    from compare.cli import reported_errors
+    from compare.errors import reported_errors
 
     monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
     with pytest.raises(SystemExit) as exit_:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from hydra.utils import instantiate
 
-from compare.build import build, build_model
+from compare.config.build import build, build_model
 from compare.train import CONF_DIR
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from compare.errors import UserError
-from compare.results import read_results, write_results
+from compare.runs.results import read_results, write_results
 from compare.train import main, train
 
 REPO = Path(__file__).resolve().parents[1]

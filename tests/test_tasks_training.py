@@ -10,7 +10,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import open_dict
 
-from compare.results import read_results
+from compare.runs.results import read_results
 from compare.train import CONF_DIR, train
 
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")

@@ -4,7 +4,7 @@ import json
 
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from compare.results import REQUIRED_KEYS, read_results
+from compare.runs.results import REQUIRED_KEYS, read_results
 from compare.train import train
 
 

@@ -16,8 +16,8 @@ import lightning as L
 import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 
-from compare.results import atomic_write_text
-from compare.viz.attention_html import attention_payload, render_attention_html
+from compare.runs.atomic import atomic_write_text
+from compare.reporting.attention_html import attention_payload, render_attention_html
 
 log = logging.getLogger("compare")
 
@@ -73,7 +73,7 @@ class AttentionMapCallback(L.Callback):
 
     @staticmethod
     def _log_images(trainer, maps, names, model_name, task_name) -> None:
-        from compare.viz.figures import attention_grid
+        from compare.reporting.figures import attention_grid
 
         for logger in trainer.loggers:
             if not isinstance(logger, TensorBoardLogger):

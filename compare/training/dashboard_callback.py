@@ -12,7 +12,7 @@ import lightning as L
 from lightning.pytorch.loggers import TensorBoardLogger
 from torch.utils.tensorboard.summary import hparams as hparams_summary
 
-from compare.tensorboard_tags import task_tag
+from compare.reporting.tensorboard_tags import task_tag
 from compare.training.callbacks import LengthLadderCallback, ThroughputCallback
 
 #: Final metrics shown in the HParams dashboard (tag -> what it is).

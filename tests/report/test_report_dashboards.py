@@ -13,7 +13,7 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 
 from compare.models import TransformerLM
 from compare.training.attention_callback import attention_maps
-from compare.viz.attention_html import render_attention_html
+from compare.reporting.attention_html import render_attention_html
 
 
 def events(logdir: Path) -> EventAccumulator:
@@ -74,7 +74,7 @@ def test_attention_json_matches_the_model_and_the_page():
     for m in maps:
         assert torch.allclose(m.sum(-1), torch.ones(2, 9), atol=1e-5)
         assert (m.triu(1) == 0).all()  # causal: nothing from the future
-    from compare.viz.attention_html import attention_payload
+    from compare.reporting.attention_html import attention_payload
     payload = attention_payload([f"t{i}</script>" for i in range(9)], [m.tolist() for m in maps], {"model": "x"})
     page = render_attention_html(payload, "probe")
     embedded = page.split('id="attention-data">')[1].split("</script>")[0]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from compare.report import main as report_main
-from compare.results import read_results
+from compare.runs.results import read_results
 
 JOBS = ["0_copy_lstm_L4", "1_copy_lstm_L0", "2_copy_transformer_L4", "3_copy_transformer_L0"]
 

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
-from compare.metrics import masked_correct, sequence_correct
+from compare.evaluation.metrics import masked_correct, sequence_correct
 from compare.tasks.base import IGNORE, EvalSet, Task
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import platform
-import tempfile
 from pathlib import Path
 
 from compare.errors import UserError
+from compare.runs.atomic import atomic_write_text
 
 SCHEMA_VERSION = 1
 RESULTS_FILE = "results.json"
@@ -19,11 +18,6 @@ REQUIRED_KEYS = (
     "val_token_acc", "val_seq_acc", "acc_by_length", "train_tokens_per_s", "wall_s", "peak_mem_mb", "config",
 )
 STATUSES = ("ok", "failed", "diverged", "running")
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temp file in the same folder and a rename: readers never see half a file."""
-    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def write_results(run_dir: str | Path, row: dict) -> Path:
@@ -62,27 +56,3 @@ def library_versions() -> dict:
 
     return {"python": platform.python_version(), "torch": torch.__version__, "lightning": lightning.__version__,
             "hydra": hydra.__version__, "platform": platform.platform()}
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temp file in the same folder and a rename (text goes through here too)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, new_file_mode())  # mkstemp makes 0600; the result should read like any other file
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def new_file_mode() -> int:
-    """0666 less the process umask: the mode open() would have given a new file."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask

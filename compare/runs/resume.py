@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 from omegaconf import DictConfig, OmegaConf
 
 from compare.errors import UserError
-from compare.results import RESULTS_FILE, read_results
+from compare.runs.results import RESULTS_FILE, read_results
 
 #: Statuses of a run that finished: re-running it would compute the same thing again.
 FINISHED = ("ok", "diverged")
@@ -30,6 +31,22 @@ class ResumePlan:
     previous: dict | None = None
     skip: bool = False
     checkpoint: Path | None = None
+
+    @property
+    def purge_from(self) -> int | None:
+        """The first TensorBoard step to drop from an earlier attempt's events (None: there are none).
+
+        Events after the checkpoint (or all of them, when an unfinished run restarts from scratch) are
+        logged again, so no curve shows a step twice.
+        """
+        if self.checkpoint is not None:
+            return resumed_step(self.checkpoint) + 1
+        return 0 if self.previous is not None else None
+
+
+def resumed_step(checkpoint: Path) -> int:
+    """The global step a checkpoint was saved at (memory-mapped: the weights are not read)."""
+    return int(torch.load(checkpoint, map_location="cpu", weights_only=False, mmap=True)["global_step"])
 
 
 def last_checkpoint(cfg: DictConfig, out: Path) -> Path:

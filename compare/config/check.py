@@ -22,8 +22,7 @@ from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from compare.cli import fold_lines
-from compare.errors import UserError
+from compare.errors import UserError, fold_lines
 
 #: Keys Hydra's instantiate reads itself.
 HYDRA_KEYS = frozenset({"_target_", "_partial_", "_recursive_", "_convert_", "_args_"})

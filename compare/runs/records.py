@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from compare.errors import UserError
-from compare.results import RESULTS_FILE, read_results
+from compare.runs.results import RESULTS_FILE, read_results
 
 #: Folders that are parts of a run or of a report, never runs themselves.
 NOT_RUNS = {"report", "tb", "checkpoints", ".hydra", "lightning_logs", "__pycache__"}

@@ -1,0 +1,1 @@
+"""compare-bench's parts: what a row is, the two arms it times, probes of a step, and the printed table."""

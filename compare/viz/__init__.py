@@ -1,1 +1,0 @@
-"""Pictures: matplotlib figures for reports and TensorBoard, and the attention explorer page."""
