@@ -58,3 +58,11 @@ class RecurrentLM(nn.Module):
     def forward(self, tokens: Tensor) -> Tensor:
         out, _ = self.rnn(self.embed(tokens))
         return self.head(out)
+
+    def mechanism(self, length: int) -> dict:
+        """Sequential steps one forward pass over ``length`` tokens takes, and numbers carried per sequence while reading."""
+        if length < 1:
+            raise UserError(f"length={length} must be >= 1")
+        per_layer = 2 * self.hidden_size if self.name == "lstm" else self.hidden_size  # an LSTM carries h and c
+        return {"parallel_over_time": False, "sequential_depth": length * self.rnn.num_layers,
+                "state_size": per_layer * self.rnn.num_layers}

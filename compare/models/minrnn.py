@@ -1,0 +1,238 @@
+"""minGRU and minLSTM (Feng et al. 2024, "Were RNNs All We Needed?", arXiv:2410.01201).
+
+Their gates read the current input only, never the previous hidden state, so every layer is the
+linear recurrence h_t = a_t * h_{t-1} + b_t with a_t, b_t known for all t before the recurrence
+starts. That lets training run over all positions at once with a parallel scan (Heinsen 2023,
+arXiv:2311.06281), done in log space so that no product of gates is ever formed; the same
+recurrence can also be stepped one token at a time (``mode="sequential"``), which is how a
+trained model would read a stream. Both modes give the same outputs from the same weights.
+
+    minGRU:  z = sigmoid(W_z x), h~ = g(W_h x),           h_t = (1 - z) h_{t-1} + z h~
+    minLSTM: f = sigmoid(W_f x), i = sigmoid(W_i x), h~ = g(W_h x),
+             f' = f / (f + i), i' = i / (f + i),           h_t = f' h_{t-1} + i' h~
+
+g(x) = x + 0.5 for x >= 0 and sigmoid(x) below keeps h~ (and so every h) positive, which is what
+makes log h real. Layers are stacked in pre-LayerNorm residual blocks with an MLP, as the
+transformer here is, so the two differ only in how positions are mixed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from compare.errors import UserError
+from compare.models.sizing import fit_width, params_of
+
+MODES = ("scan", "sequential")
+
+
+def g(x: Tensor) -> Tensor:
+    """The paper's positive activation for the candidate state: continuous, and linear for x >= 0."""
+    return torch.where(x >= 0, x + 0.5, torch.sigmoid(x))
+
+
+def log_g(x: Tensor) -> Tensor:
+    """log g(x), computed without taking the log of a number that may have underflowed."""
+    # relu keeps log's argument >= 0.5 on the branch torch.where discards, so its gradient is never NaN.
+    return torch.where(x >= 0, (F.relu(x) + 0.5).log(), -F.softplus(-x))
+
+
+#: Positions per chunk of the log-space scan: its rounding error grows with the chunk, not the sequence.
+SCAN_CHUNK = 64
+
+
+def log_space_scan(log_a: Tensor, log_b: Tensor, chunk: int = SCAN_CHUNK) -> Tensor:
+    """h_t = a_t h_{t-1} + b_t from h_0 = 0 for all t at once, given log a and log b of shape (batch, time, dim).
+
+    Heinsen's scan: h_t = sum_{s<=t} b_s prod_{s<r<=t} a_r = exp(A_t + logsumexp_{s<=t}(log b_s - A_s)) with
+    A_t = sum_{r<=t} log a_r. The gates' product is only ever a sum of logs, so it cannot underflow, and
+    logcumsumexp subtracts its running maximum, so exp cannot overflow. But A_t grows with t (about -0.7 t
+    at initialisation, -10 t for a saturated forget gate) and log h_t is the difference of two numbers that
+    size: one scan over 16k tokens in float32 is off by ~1.5e-3 (relative, against float64) at
+    initialisation and ~7e-3 with saturated gates. So Heinsen's scan runs within chunks of ``chunk``
+    positions, where A stays small, and the states the chunks hand on are joined by a scan over chunks in
+    linear space (Hillis-Steele: log2(chunks) rounds of h <- a h_prev + h), which only multiplies and adds
+    positive numbers and so loses nothing to cancellation; a decay product that underflows to 0 is a state
+    that really is forgotten. This brings the 16k error to ~4e-5; the depth stays log2(chunk) + log2(chunks).
+    """
+    dtype = log_a.dtype
+    log_a, log_b = log_a.float(), log_b.float()  # a bf16 sum of logs would be off by whole units
+    batch, t, dim = log_a.shape
+    c = min(chunk, t)
+    pad = -t % c
+    # Padding goes after the last token, so no real position reads it; the last chunk's output state is unused.
+    log_a, log_b = (F.pad(x, (0, 0, 0, pad)).view(batch, -1, c, dim) for x in (log_a, log_b))
+
+    a_star = log_a.cumsum(dim=2)
+    h_local = (a_star + torch.logcumsumexp(log_b - a_star, dim=2)).exp()  # each chunk's states, started from 0
+    decay = a_star.exp()  # how much of the state entering a chunk survives to each of its positions
+
+    # State at the end of each chunk, H_n = decay_n H_{n-1} + h_local_n, for all n by recursive doubling.
+    a_n, h_n = decay[:, :, -1], h_local[:, :, -1]
+    step = 1
+    while step < a_n.shape[1]:
+        h_n = torch.cat([h_n[:, :step], a_n[:, step:] * h_n[:, :-step] + h_n[:, step:]], dim=1)
+        a_n = torch.cat([a_n[:, :step], a_n[:, step:] * a_n[:, :-step]], dim=1)
+        step *= 2
+    entering = F.pad(h_n[:, :-1], (0, 0, 1, 0))  # the first chunk starts from h_0 = 0
+    h = h_local + decay * entering[:, :, None]
+    return h.reshape(batch, -1, dim)[:, :t].to(dtype)
+
+
+def sequential_scan(log_a: Tensor, log_b: Tensor) -> Tensor:
+    """The same recurrence as ``log_space_scan``, one step per token, as a model reading a stream runs it."""
+    dtype = log_a.dtype
+    a, b = log_a.float().exp(), log_b.float().exp()
+    h = torch.zeros_like(b[:, 0])
+    out = []
+    for t in range(b.shape[1]):
+        h = a[:, t] * h + b[:, t]
+        out.append(h)
+    return torch.stack(out, dim=1).to(dtype)
+
+
+class MinRNN(nn.Module):
+    """A minimal RNN layer, (batch, time, hidden) -> (batch, time, hidden); subclasses say how x sets a and b."""
+
+    def coefficients(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        raise NotImplementedError
+
+    def forward(self, x: Tensor, mode: str = "scan") -> Tensor:
+        log_a, log_b = self.coefficients(x)
+        return log_space_scan(log_a, log_b) if mode == "scan" else sequential_scan(log_a, log_b)
+
+
+class MinGRU(MinRNN):
+    """One minGRU layer: one update gate interpolates between the old state and the candidate."""
+
+    def __init__(self, hidden_size: int) -> None:
+        super().__init__()
+        self.gates = nn.Linear(hidden_size, 2 * hidden_size)  # update gate z and candidate h~, from x alone
+
+    def coefficients(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """(log a, log b) of h_t = a_t h_{t-1} + b_t: a = 1 - z, b = z h~."""
+        k, pre_h = self.gates(x).chunk(2, dim=-1)
+        log_z = -F.softplus(-k)  # log sigmoid(k)
+        log_one_minus_z = -F.softplus(k)  # log(1 - sigmoid(k)), without the cancellation of 1 - z
+        return log_one_minus_z, log_z + log_g(pre_h)
+
+
+class MinLSTM(MinRNN):
+    """One minLSTM layer: forget and input gates normalised to sum to one, so the state stays bounded."""
+
+    def __init__(self, hidden_size: int) -> None:
+        super().__init__()
+        self.gates = nn.Linear(hidden_size, 3 * hidden_size)  # forget f, input i and candidate h~, from x alone
+
+    def coefficients(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """(log a, log b): a = f / (f + i), b = i / (f + i) h~."""
+        k_f, k_i, pre_h = self.gates(x).chunk(3, dim=-1)
+        # log(i / f) = log sigmoid(k_i) - log sigmoid(k_f); then f' = 1 / (1 + i/f) and i' = 1 / (1 + f/i).
+        diff = F.softplus(-k_f) - F.softplus(-k_i)
+        return -F.softplus(diff), -F.softplus(-diff) + log_g(pre_h)
+
+
+CELLS = {"mingru": MinGRU, "minlstm": MinLSTM}
+
+
+class MinRNNBlock(nn.Module):
+    """Pre-LayerNorm residual block: x + minrnn(ln(x)), then x + mlp(ln(x))."""
+
+    def __init__(self, cell: str, hidden_size: int, d_ff: int, dropout: float) -> None:
+        super().__init__()
+        self.ln1 = nn.LayerNorm(hidden_size)
+        self.rnn = CELLS[cell](hidden_size)
+        self.drop = nn.Dropout(dropout)
+        self.ln2 = nn.LayerNorm(hidden_size)
+        self.mlp = nn.Sequential(nn.Linear(hidden_size, d_ff), nn.GELU(), nn.Linear(d_ff, hidden_size), nn.Dropout(dropout))
+
+    def forward(self, x: Tensor, mode: str) -> Tensor:
+        x = x + self.drop(self.rnn(self.ln1(x), mode))
+        return x + self.mlp(self.ln2(x))
+
+
+class MinRNNLM(nn.Module):
+    """Token ids (batch, time) -> logits (batch, time, vocab) through a stack of minGRU or minLSTM blocks.
+
+    Give either ``hidden_size`` or ``param_budget``. With a budget, ``hidden_size`` is the width nearest
+    the budget at ``mlp_ratio``, then the MLP width is trimmed to land on it. ``mode`` picks how the
+    recurrence runs ("scan": all positions at once, for training; "sequential": one token at a time);
+    ``forward(tokens, mode=...)`` overrides it for one call. No position table: any length can be fed.
+    """
+
+    max_positions = None
+
+    def __init__(
+        self,
+        vocab_size: int,
+        cell: str = "mingru",
+        num_layers: int = 2,
+        hidden_size: int | None = None,
+        d_ff: int | None = None,
+        mlp_ratio: float = 4.0,
+        param_budget: int | None = None,
+        mode: str = "scan",
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        if cell not in CELLS:
+            raise UserError(f"cell={cell!r} is not a minimal RNN cell; choose one of {sorted(CELLS)}")
+        check_mode(mode)
+        if num_layers < 1:
+            raise UserError(f"num_layers={num_layers} must be >= 1")
+        if mlp_ratio <= 0:
+            raise UserError(f"mlp_ratio={mlp_ratio} must be > 0")
+        if d_ff is not None and d_ff < 1:
+            raise UserError(f"d_ff={d_ff} must be >= 1")
+        if not 0 <= dropout < 1:
+            raise UserError(f"dropout={dropout} must be in [0, 1)")
+        if hidden_size is None:
+            if param_budget is None:
+                raise UserError(f"{cell}: set model.hidden_size or model.param_budget")
+
+            def make(h: int, f: int | None = None) -> MinRNNLM:
+                return MinRNNLM(vocab_size, cell, num_layers, h, f or max(1, round(mlp_ratio * h)), dropout=dropout)
+
+            what = f"a {num_layers}-layer {cell}"
+            hidden_size = fit_width(make, param_budget, what=what)
+            if d_ff is None and params_of(make, hidden_size) != param_budget:
+                d_ff = fit_width(lambda f: make(hidden_size, f), param_budget, what=what)
+        elif hidden_size < 1:
+            raise UserError(f"hidden_size={hidden_size} must be >= 1")
+        d_ff = d_ff or max(1, round(mlp_ratio * hidden_size))
+
+        self.name = cell
+        self.vocab_size = vocab_size
+        self.hidden_size, self.d_ff, self.num_layers = hidden_size, d_ff, num_layers
+        self.mode = mode
+        self.embed = nn.Embedding(vocab_size, hidden_size)
+        self.drop = nn.Dropout(dropout)
+        self.blocks = nn.ModuleList(MinRNNBlock(cell, hidden_size, d_ff, dropout) for _ in range(num_layers))
+        self.ln_f = nn.LayerNorm(hidden_size)
+        self.head = nn.Linear(hidden_size, vocab_size)
+
+    def forward(self, tokens: Tensor, mode: str | None = None) -> Tensor:
+        mode = check_mode(mode or self.mode)
+        x = self.drop(self.embed(tokens))
+        for block in self.blocks:
+            x = block(x, mode)
+        return self.head(self.ln_f(x))
+
+    def mechanism(self, length: int) -> dict:
+        """Sequential steps one forward pass over ``length`` tokens takes, and numbers carried per sequence while reading."""
+        if length < 1:
+            raise UserError(f"length={length} must be >= 1")
+        parallel = self.mode == "scan"
+        steps = max(1, math.ceil(math.log2(length))) if parallel else length
+        return {"parallel_over_time": parallel, "sequential_depth": steps * self.num_layers,
+                "state_size": self.hidden_size * self.num_layers}
+
+
+def check_mode(mode: str) -> str:
+    if mode not in MODES:
+        raise UserError(f"mode={mode!r} is not known; choose one of {list(MODES)}")
+    return mode

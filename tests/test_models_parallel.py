@@ -1,0 +1,204 @@
+"""Parallel-trainable sequence models: minGRU, minLSTM and causal linear attention.
+
+Each has a parallel form for training and a step-by-step form for reading; they must give the same
+outputs from the same weights, keep to the parameter budget, and learn.
+"""
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+
+from compare.errors import UserError
+from compare.models import LinearAttentionLM, MinRNNLM, RecurrentLM, count_params
+from compare.models.minrnn import MinGRU, MinLSTM, g, log_g, log_space_scan, sequential_scan
+from compare.tasks import IGNORE, CopyTask
+
+VOCAB = 17
+CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
+CELLS = ("mingru", "minlstm")
+NAMES = (*CELLS, "linear_attention")
+
+
+def new_models(budget=50_000):
+    return [*(MinRNNLM(VOCAB, cell, param_budget=budget) for cell in CELLS), LinearAttentionLM(VOCAB, param_budget=budget)]
+
+
+@pytest.fixture(autouse=True)
+def seeded():
+    torch.manual_seed(0)
+
+
+def test_log_g_is_the_log_of_the_papers_g():
+    x = torch.linspace(-30, 30, 601, dtype=torch.float64)
+    torch.testing.assert_close(log_g(x), g(x).log())
+    assert (g(x) > 0).all() and torch.equal(g(torch.tensor([0.0, 2.0])), torch.tensor([0.5, 2.5]))
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("length", [1, 7, 64, 150])
+def test_min_rnn_scan_equals_sequential(cell, length):
+    model = MinRNNLM(VOCAB, cell, num_layers=2, hidden_size=24).eval()
+    tokens = torch.randint(0, VOCAB, (3, length))
+    scan, seq = model(tokens, mode="scan"), model(tokens, mode="sequential")
+    assert scan.shape == (3, length, VOCAB)
+    torch.testing.assert_close(scan, seq, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("layer", [MinGRU, MinLSTM])
+def test_min_rnn_scan_is_accurate_at_16k_even_with_saturated_gates(layer):
+    """Against a float64 step-by-step reference; a single unchunked log-space scan is off by ~1e-2 here."""
+    cell = layer(16)
+    x = 10 * torch.randn(1, 16384, 16)  # pre-activations of +-10 and more: gates near 0 and 1
+    with torch.no_grad():
+        log_a, log_b = cell.coefficients(x)
+    h = log_space_scan(log_a, log_b)
+    reference = sequential_scan(log_a.double(), log_b.double())
+    assert torch.isfinite(h).all()
+    assert ((h.double() - reference).abs() / reference.abs()).max() < 2e-4
+
+
+def test_min_rnn_gradients_are_finite_over_a_long_sequence():
+    model = MinRNNLM(VOCAB, "minlstm", num_layers=1, hidden_size=16)
+    model(torch.randint(0, VOCAB, (1, 4096))).logsumexp(-1).mean().backward()
+    grads = [p.grad for p in model.parameters()]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    assert model.blocks[0].rnn.gates.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("length", [1, 7, 64, 100])
+@pytest.mark.parametrize("chunk_size", [1, 16, 64])
+def test_linear_attention_parallel_equals_recurrent(length, chunk_size):
+    model = LinearAttentionLM(VOCAB, num_layers=2, n_heads=4, d_model=32, chunk_size=chunk_size).eval()
+    tokens = torch.randint(0, VOCAB, (3, length))
+    torch.testing.assert_close(model(tokens, mode="chunked"), model(tokens, mode="recurrent"), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("model", new_models(20_000), ids=lambda m: m.name)
+def test_changing_later_tokens_changes_no_earlier_output(model):
+    model.eval()
+    tokens = torch.randint(0, VOCAB, (2, 150))  # more than one chunk of the scan and of linear attention
+    changed = tokens.clone()
+    changed[:, 70:] = torch.randint(0, VOCAB, (2, 80))
+    changed[:, 70] = (tokens[:, 70] + 1) % VOCAB
+    a, b = model(tokens), model(changed)
+    torch.testing.assert_close(a[:, :70], b[:, :70], atol=0, rtol=0)
+    assert not torch.allclose(a[:, 70:], b[:, 70:])
+    assert model.max_positions is None
+
+
+@pytest.mark.parametrize("budget", [50_000, 200_000, 1_000_000])
+def test_parameter_budget_is_met_within_five_percent(budget):
+    for model in new_models(budget):
+        n = count_params(model)
+        assert abs(n - budget) <= 0.05 * budget, (model.name, n, budget)
+
+
+def test_explicit_widths_opt_out_of_the_budget():
+    m = MinRNNLM(VOCAB, "minlstm", hidden_size=33, d_ff=70)
+    assert (m.hidden_size, m.d_ff, m.name) == (33, 70, "minlstm")
+    la = LinearAttentionLM(VOCAB, d_model=48, n_heads=4, d_ff=100)
+    assert (la.d_model, la.d_ff, la.name) == (48, 100, "linear_attention")
+
+
+@pytest.mark.parametrize(("make", "match"), [
+    (lambda: MinRNNLM(VOCAB, "mingru", num_layers=0, hidden_size=8), "num_layers=0"),
+    (lambda: MinRNNLM(VOCAB, "mingru", hidden_size=8, mode="parallel"), r"mode='parallel'.*'scan', 'sequential'"),
+    (lambda: MinRNNLM(VOCAB, "mingrus", hidden_size=8), r"cell='mingrus'.*'mingru', 'minlstm'"),
+    (lambda: MinRNNLM(VOCAB, "minlstm"), "hidden_size or model.param_budget"),
+    (lambda: MinRNNLM(VOCAB, "minlstm", param_budget=10), "param_budget=10 is too small"),
+    (lambda: LinearAttentionLM(VOCAB, num_layers=0, d_model=8), "num_layers=0"),
+    (lambda: LinearAttentionLM(VOCAB, d_model=30, n_heads=4), "d_model=30 must be a positive multiple of n_heads=4"),
+    (lambda: LinearAttentionLM(VOCAB, d_model=8, mode="softmax"), r"mode='softmax'.*'chunked', 'recurrent'"),
+    (lambda: LinearAttentionLM(VOCAB, d_model=8, chunk_size=0), "chunk_size=0"),
+    (lambda: LinearAttentionLM(VOCAB, param_budget=100), "param_budget=100 is too small"),
+])
+def test_bad_values_are_named(make, match):
+    with pytest.raises(UserError, match=match):
+        make()
+
+
+def test_unknown_mode_in_forward_is_named():
+    tokens = torch.zeros(1, 3, dtype=torch.long)
+    with pytest.raises(UserError, match="mode='fast'"):
+        MinRNNLM(VOCAB, hidden_size=8)(tokens, mode="fast")
+    with pytest.raises(UserError, match="mode='fast'"):
+        LinearAttentionLM(VOCAB, d_model=8)(tokens, mode="fast")
+
+
+def test_mechanism_counts_steps_and_state():
+    gru = MinRNNLM(VOCAB, "mingru", num_layers=3, hidden_size=10)
+    assert gru.mechanism(1) == {"parallel_over_time": True, "sequential_depth": 3, "state_size": 30}
+    assert gru.mechanism(1000)["sequential_depth"] == 3 * math.ceil(math.log2(1000))
+    assert MinRNNLM(VOCAB, hidden_size=10, mode="sequential").mechanism(50)["sequential_depth"] == 100
+    la = LinearAttentionLM(VOCAB, num_layers=2, n_heads=4, d_model=32)
+    assert la.mechanism(500) == {"parallel_over_time": True, "sequential_depth": 2, "state_size": 2 * 4 * (8 * 8 + 8)}
+    lstm = RecurrentLM(VOCAB, "lstm", num_layers=2, hidden_size=10)
+    assert lstm.mechanism(7) == {"parallel_over_time": False, "sequential_depth": 14, "state_size": 40}
+    assert RecurrentLM(VOCAB, "gru", num_layers=2, hidden_size=10).mechanism(7)["state_size"] == 20
+    with pytest.raises(UserError, match="length=0"):
+        gru.mechanism(0)
+
+
+def build_from_config(name: str, vocab_size: int, budget: int):
+    """The model that ``model=<name> model.param_budget=<budget>`` describes, from the real Hydra config."""
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cfg = compose("config", overrides=[f"model={name}", f"model.param_budget={budget}"])
+    # compile configures training around the model, not its constructor.
+    return instantiate({k: v for k, v in cfg.model.items() if k != "compile"}, vocab_size=vocab_size)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_hydra_config_composes_and_builds(name):
+    model = build_from_config(name, vocab_size=VOCAB, budget=30_000)
+    assert model.name == name
+    assert abs(count_params(model) - 30_000) <= 1_500
+    assert model(torch.randint(0, VOCAB, (2, 9))).shape == (2, 9, VOCAB)
+
+
+@pytest.fixture
+def one_thread():
+    """Two threads on a busy two-core machine make small steps many times slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_plain_torch_loop_lowers_the_copy_loss(name, one_thread):
+    """No Lightning: the model is a plain nn.Module; the loss falls, so gradients reach the whole model."""
+    task = CopyTask(length=4, vocab_size=4)
+    model = build_from_config(name, vocab_size=task.num_tokens, budget=20_000)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    gen = torch.Generator().manual_seed(0)
+    losses = []
+    for _ in range(60):
+        inputs, targets = task.sample(32, task.length, gen)
+        loss = F.cross_entropy(model(inputs).flatten(0, 1), targets.flatten(), ignore_index=IGNORE)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
+    # Chance on the copy is log(4) = 1.39; each model reaches about 0.75 in these 60 steps.
+    assert math.isfinite(last) and last < 0.7 * first and last < 0.75 * math.log(4), (first, last)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_real_training_run_writes_an_ok_row(make_cfg, name):
+    from compare.train import train
+
+    cfg = make_cfg([f"model={name}", "task.length=4", "task.vocab_size=4", "model.param_budget=20000",
+                    "optimizer.lr=1e-2", "trainer.max_steps=40", "trainer.val_check_interval=40",
+                    "trainer.log_every_n_steps=10", "eval.lengths=[4,8]", "eval.num_samples=32",
+                    "~logger", "callbacks.checkpoint=null", "threads=1"])
+    row = train(cfg)
+    assert row["status"] == "ok" and row["model"] == name and row["steps"] == 40
+    assert abs(row["params"] - 20_000) <= 1_000
+    assert row["val_loss"] < 0.95 * math.log(4), row["val_loss"]  # below chance after 40 steps
+    assert set(row["acc_by_length"]) == {"4", "8"}
