@@ -1,44 +1,51 @@
 """A small decoder-only transformer: pre-LayerNorm blocks, causal multi-head self-attention, MLP.
 
 Attention runs through ``F.scaled_dot_product_attention`` (flash / memory-efficient kernels on GPU)
-or through the explicit formula softmax(QK^T / sqrt(d_k)) V, which can hand back the weights.
+or through the explicit formula softmax(QK^T / sqrt(d_k) + bias) V, which can hand back the weights.
+Both take the same mask or bias from :class:`~compare.models.positions.AttentionPattern`, so they
+compute the same function. Position codes and windows are in :mod:`compare.models.positions`.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from compare.errors import UserError
+from compare.models.positions import (
+    POSITIONAL_ENCODINGS,
+    AttentionPattern,
+    Rotary,
+    alibi_slopes,
+    check_hard_alibi_windows,
+    default_hard_alibi_windows,
+    sinusoidal_table,
+)
 from compare.models.sizing import fit_width, params_of
 
 ATTENTION_IMPLS = ("sdpa", "explicit")
-POSITIONAL_ENCODINGS = ("learned", "sinusoidal", "none")
 
 
-def explicit_attention(q: Tensor, k: Tensor, v: Tensor, causal: bool = True) -> tuple[Tensor, Tensor]:
-    """softmax(QK^T / sqrt(d_k)) V, with -inf above the diagonal when causal; returns (output, weights)."""
+def explicit_attention(q: Tensor, k: Tensor, v: Tensor, causal: bool = True,
+                       mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """softmax(QK^T / sqrt(d_k)) V, with -inf above the diagonal when causal; returns (output, weights).
+
+    ``mask`` is an AttentionPattern: boolean (True = may attend) or an additive bias, broadcast over the scores.
+    """
     d_k = q.shape[-1]
     scores = q @ k.transpose(-2, -1) / math.sqrt(d_k)
     if causal:
         t_q, t_k = scores.shape[-2:]
         future = torch.ones(t_q, t_k, dtype=torch.bool, device=q.device).triu(1)
         scores = scores.masked_fill(future, float("-inf"))
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool else scores + mask
     weights = scores.softmax(dim=-1)
     return weights @ v, weights
-
-
-def sinusoidal_table(length: int, d_model: int, device=None) -> Tensor:
-    """The fixed sine/cosine position code of Vaswani et al. (2017), shape (length, d_model)."""
-    pos = torch.arange(length, device=device, dtype=torch.float32)[:, None]
-    freq = torch.exp(torch.arange(0, d_model, 2, device=device, dtype=torch.float32) * (-math.log(10000.0) / d_model))
-    table = torch.zeros(length, d_model, device=device)
-    table[:, 0::2] = torch.sin(pos * freq)
-    table[:, 1::2] = torch.cos(pos * freq[: d_model // 2])
-    return table
 
 
 class CausalSelfAttention(nn.Module):
@@ -52,16 +59,21 @@ class CausalSelfAttention(nn.Module):
         self.qkv = nn.Linear(d_model, 3 * d_model)
         self.proj = nn.Linear(d_model, d_model)
 
-    def forward(self, x: Tensor, return_weights: bool = False) -> tuple[Tensor, Tensor | None]:
+    def forward(self, x: Tensor, pattern: AttentionPattern, rotary: Rotary | None = None,
+                return_weights: bool = False) -> tuple[Tensor, Tensor | None]:
         b, t, d = x.shape
         q, k, v = self.qkv(x).view(b, t, 3, self.n_heads, d // self.n_heads).permute(2, 0, 3, 1, 4)
+        if rotary is not None:
+            q, k = rotary(q), rotary(k)
+        mask = pattern(t, q.device, q.dtype)
         weights = None
         if self.impl == "sdpa" and not return_weights:
+            # No mask for plain causal attention: an explicit mask rules out the flash kernel.
             y = F.scaled_dot_product_attention(
-                q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0
+                q, k, v, attn_mask=mask, is_causal=mask is None, dropout_p=self.dropout if self.training else 0.0
             )
         else:
-            y, weights = explicit_attention(q, k, v, causal=True)
+            y, weights = explicit_attention(q, k, v, causal=mask is None, mask=mask)
             if self.training and self.dropout:
                 y = F.dropout(weights, self.dropout) @ v
         return self.proj(y.transpose(1, 2).reshape(b, t, d)), weights
@@ -77,8 +89,9 @@ class Block(nn.Module):
         self.ln2 = nn.LayerNorm(d_model)
         self.mlp = nn.Sequential(nn.Linear(d_model, d_ff), nn.GELU(), nn.Linear(d_ff, d_model), nn.Dropout(dropout))
 
-    def forward(self, x: Tensor, return_weights: bool = False) -> tuple[Tensor, Tensor | None]:
-        a, weights = self.attn(self.ln1(x), return_weights)
+    def forward(self, x: Tensor, pattern: AttentionPattern, rotary: Rotary | None = None,
+                return_weights: bool = False) -> tuple[Tensor, Tensor | None]:
+        a, weights = self.attn(self.ln1(x), pattern, rotary, return_weights)
         x = x + a
         return x + self.mlp(self.ln2(x)), weights
 
@@ -87,7 +100,18 @@ class TransformerLM(nn.Module):
     """Token ids (batch, time) -> logits (batch, time, vocab) through causal transformer blocks.
 
     Give either ``d_model`` or ``param_budget``. With a budget, ``d_model`` is the multiple of
-    ``n_heads`` nearest the budget at ``mlp_ratio``, then the MLP width is trimmed to land on it.
+    ``n_heads`` (of ``2 * n_heads`` for rope) nearest the budget at ``mlp_ratio``, then the MLP width
+    is trimmed to land on it. The search builds the whole model, so encodings with no table get the
+    parameters a learned table would have taken.
+
+    ``pos_encoding``: ``learned`` (a table of ``max_positions`` rows: the only one that bounds the
+    length), ``sinusoidal``, ``none`` (NoPE), ``rope`` (rotary, on q and k in every layer),
+    ``alibi`` (bias -m_h * (i - j) on the scores, Press et al. 2022) or ``hard_alibi`` (some heads
+    see only the last ``hard_alibi_windows[h]`` tokens, the rest are NoPE; Jelassi et al. 2024).
+
+    ``window``: causal sliding-window attention. Query i sees keys j with i - window < j <= i, that
+    is the last ``window`` tokens including itself (fewer near the start); None sees all of 0..i.
+    Across L layers information still travels up to L * (window - 1) positions.
     """
 
     name = "transformer"
@@ -105,6 +129,8 @@ class TransformerLM(nn.Module):
         max_positions: int | None = 1024,
         attention: str = "sdpa",
         dropout: float = 0.0,
+        window: int | None = None,
+        hard_alibi_windows: Sequence[int | None] | None = None,
     ) -> None:
         super().__init__()
         if attention not in ATTENTION_IMPLS:
@@ -115,6 +141,14 @@ class TransformerLM(nn.Module):
             raise UserError(f"num_layers={num_layers} and n_heads={n_heads} must both be >= 1")
         if pos_encoding == "learned" and (max_positions is None or max_positions < 1):
             raise UserError(f"max_positions={max_positions}: a learned position table needs a size >= 1")
+        if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 1):
+            raise UserError(f"window={window!r}: give how many latest tokens each query sees (>= 1), or null for all")
+        if hard_alibi_windows is not None:
+            if pos_encoding != "hard_alibi":
+                raise UserError(f"hard_alibi_windows is only read with pos_encoding=hard_alibi, not {pos_encoding!r}")
+            hard_alibi_windows = check_hard_alibi_windows(hard_alibi_windows, n_heads)
+        # Rotating pairs of dimensions needs an even width per head.
+        step = 2 * n_heads if pos_encoding == "rope" else n_heads
         if d_model is not None and d_model % n_heads:
             raise UserError(f"d_model={d_model} must be a multiple of n_heads={n_heads}")
         if d_model is None:
@@ -124,26 +158,44 @@ class TransformerLM(nn.Module):
             def make(d: int, f: int | None = None) -> TransformerLM:
                 return TransformerLM(vocab_size, num_layers, n_heads, d, f or max(1, round(mlp_ratio * d)),
                                      pos_encoding=pos_encoding, max_positions=max_positions,
-                                     attention=attention, dropout=dropout)
+                                     attention=attention, dropout=dropout, window=window,
+                                     hard_alibi_windows=hard_alibi_windows)
 
             what = f"a {num_layers}-layer transformer with {n_heads} heads"
-            d_model = fit_width(make, param_budget, step=n_heads, what=what)
+            d_model = fit_width(make, param_budget, step=step, what=what)
             if d_ff is None and params_of(make, d_model) != param_budget:
                 d_ff = fit_width(lambda f: make(d_model, f), param_budget, what=what)
         d_ff = d_ff or max(1, round(mlp_ratio * d_model))
 
         self.vocab_size = vocab_size
+        self.num_layers = num_layers
         self.d_model, self.d_ff, self.n_heads = d_model, d_ff, n_heads
         self.pos_encoding = pos_encoding
         self.attention = attention
-        # Only a learned table bounds the length; the fixed codes extend to any position.
+        self.window = window
+        # Only a learned table bounds the length; every other encoding extends to any position.
         self.max_positions = max_positions if pos_encoding == "learned" else None
         self.embed = nn.Embedding(vocab_size, d_model)
         self.pos = nn.Embedding(max_positions, d_model) if pos_encoding == "learned" else None
+        self.rotary = Rotary(d_model // n_heads) if pos_encoding == "rope" else None
+        if pos_encoding == "hard_alibi" and hard_alibi_windows is None:
+            hard_alibi_windows = default_hard_alibi_windows(n_heads)
+        self.hard_alibi_windows = hard_alibi_windows
+        self.pattern = AttentionPattern(n_heads, window, alibi_slopes(n_heads) if pos_encoding == "alibi" else None,
+                                        hard_alibi_windows)
         self.drop = nn.Dropout(dropout)
         self.blocks = nn.ModuleList(Block(d_model, n_heads, d_ff, dropout, attention) for _ in range(num_layers))
         self.ln_f = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, vocab_size)
+
+    def mechanism(self, length: int) -> dict:
+        """Sequential steps one forward pass over ``length`` tokens takes, and numbers carried per sequence while reading."""
+        if length < 1:
+            raise UserError(f"length={length} must be >= 1")
+        # The KV cache: a key and a value of d_model numbers per layer for every token still visible.
+        visible = min(length, self.window or length)
+        return {"parallel_over_time": True, "sequential_depth": self.num_layers,
+                "state_size": 2 * self.num_layers * self.d_model * visible}
 
     def forward(self, tokens: Tensor, return_attention: bool = False):
         """Logits (batch, time, vocab); with ``return_attention`` also one (batch, heads, time, time) map per layer."""
@@ -151,7 +203,8 @@ class TransformerLM(nn.Module):
         if self.max_positions is not None and t > self.max_positions:
             raise UserError(
                 f"a sequence of {t} tokens is longer than this transformer's max_positions={self.max_positions}; "
-                f"raise model.max_positions or use model.pos_encoding=sinusoidal"
+                f"raise model.max_positions or use a model.pos_encoding without a table "
+                f"({', '.join(p for p in POSITIONAL_ENCODINGS if p != 'learned')})"
             )
         x = self.embed(tokens)
         if self.pos_encoding == "learned":
@@ -161,7 +214,7 @@ class TransformerLM(nn.Module):
         x = self.drop(x)
         maps = []
         for block in self.blocks:
-            x, w = block(x, return_attention)
+            x, w = block(x, self.pattern, self.rotary, return_attention)
             maps.append(w)
         logits = self.head(self.ln_f(x))
         return (logits, maps) if return_attention else logits

@@ -32,7 +32,7 @@ def _tensorboards(trainer):
 
 
 def _model_settings(model) -> dict:
-    keep = ("hidden_size", "d_model", "d_ff", "n_heads", "num_layers", "cell", "pos_encoding", "attention")
+    keep = ("hidden_size", "d_model", "d_ff", "n_heads", "num_layers", "cell", "pos_encoding", "window", "attention", "mode")
     out = {}
     for k in keep:
         v = getattr(model, k, None)
