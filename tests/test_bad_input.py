@@ -53,7 +53,7 @@ CASES = {
     "negative batch size": (["data.batch_size=-4"], ["data.batch_size=-4", ">= 1"]),
     "zero eval batch size": (["data.eval_batch_size=0"], ["data.eval_batch_size=0"]),
     "unknown attention impl": (["model=transformer", "model.attention=flash"], ["attention='flash'", "sdpa"]),
-    "unknown position encoding": (["model=transformer", "model.pos_encoding=rope"], ["pos_encoding='rope'", "sinusoidal"]),
+    "unknown position encoding": (["model=transformer", "model.pos_encoding=xpos"], ["pos_encoding='xpos'", "sinusoidal"]),
     "unknown recurrent cell": (["model.cell=mamba"], ["cell='mamba'", "lstm"]),
     "heads do not divide width": (["model=transformer", "model.n_heads=3", "model.d_model=64"], ["d_model=64", "n_heads=3"]),
     "zero layers": (["model.num_layers=0"], ["num_layers=0"]),
@@ -66,6 +66,12 @@ CASES = {
     "resume not a switch": (["resume=maybe"], ["resume='maybe'"]),
     "override without a value": (["tasklength8"], ["tasklength8"]),
     "negative divergence check": (["check_finite_every_n_steps=-1"], ["check_finite_every_n_steps=-1"]),
+    "duplicate eval lengths": (["eval.lengths=[8,16,8]"], ["eval.lengths=[8, 16, 8]", "8 given more than once"]),
+    "empty eval lengths": (["eval.lengths=[]"], ["eval.lengths=[]", "null to use eval.multipliers"]),
+    "zero threads": (["threads=0"], ["threads=0", "auto or an integer >= 1"]),
+    "uncatchable preemption signal": (["preemption.signals=[SIGKILL]"], ["preemption.signals=['SIGKILL']", "SIGTERM"]),
+    "unknown preemption signal": (["preemption.signals=[SIGFOO]"], ["'SIGFOO' is not a catchable signal"]),
+    "zero grace time": (["preemption.grace_s=0"], ["preemption.grace_s=0", "seconds > 0"]),
     "unknown target": (["task._target_=compare.tasks.NoSuchTask"], ["compare.tasks.NoSuchTask"]),
 }
 
@@ -79,6 +85,25 @@ def test_bad_input_gets_one_clear_error(args, expected, tmp_path, monkeypatch, c
     assert len(lines) == 1 and lines[0].startswith("compare-train: error: "), err
     for text in expected:
         assert text in lines[0], (text, lines[0])
+
+
+@pytest.mark.parametrize("where", ["hydra.run.dir", "hydra.sweep.dir"])
+@pytest.mark.parametrize("below", [False, True], ids=["is a file", "under a file"])
+def test_a_run_or_sweep_dir_that_is_a_file_gets_one_clear_error(where, below, tmp_path, monkeypatch, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("keep me")
+    target = blocker / "job" if below else blocker
+    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
+    sweep = ["-m"] if where == "hydra.sweep.dir" else []
+    monkeypatch.setattr(sys, "argv", ["compare-train", *sweep, "progress_bar=none", f"{where}={target}"])
+    with pytest.raises(SystemExit) as exit_:
+        main()
+    err = capsys.readouterr().err
+    what = f"lies under {blocker}, which is a file" if below else "is a file"
+    assert exit_.value.code == 2 and "Traceback" not in err
+    assert err.strip().splitlines() == [f"compare-train: error: {where}={target} {what}; it must be a folder "
+                                        f"that can be created and written"]
+    assert blocker.read_text() == "keep me"
 
 
 def test_campaign_has_at_least_twenty_distinct_cases():
