@@ -1,0 +1,151 @@
+"""One input through every model of a task group: answer, probability, influence, attention, and for qa
+the confidence curve as the deciding fact moves back. No web code here: the page (app.py) only draws it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+
+from compare.errors import UserError, error_message
+from compare.live.influence import attention_maps, gradient_x_input
+from compare.live.inputs import GENERATE, LiveInput, parse_input
+from compare.live.runs import LiveModel, TaskGroup
+
+log = logging.getLogger("compare")
+
+#: The "move the fact back" control inserts up to this many sentences (the curve is drawn over all of them).
+MAX_DISTRACTORS = 12
+
+
+@dataclass
+class ModelView:
+    """What one model makes of one input."""
+
+    model: LiveModel
+    error: str | None = None
+    warning: str | None = None
+    tokens: list[int] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+    answer: list[int] = field(default_factory=list)
+    answer_text: str = ""
+    prob: float | None = None
+    correct: bool | None = None
+    # The output explained by influence and by the highlighted attention row.
+    query: int = 0
+    influence: list[float] = field(default_factory=list)
+    attention: list[Tensor] | None = None
+
+
+@dataclass
+class Analysis:
+    """One input, parsed once, and every model's view of it."""
+
+    live: LiveInput
+    views: list[ModelView]
+
+
+@dataclass
+class Curve:
+    """Confidence in the right answer against the fact's distance to the question, per model (qa)."""
+
+    distances: list[int]
+    probs: dict[str, list[float | None]]
+    current: int
+    note: str | None = None
+
+
+def too_long(model: LiveModel, n: int) -> str | None:
+    """The message for an input the model's position table cannot hold, else None."""
+    limit = model.max_tokens
+    if limit is not None and n > limit:
+        return (f"this input has {n} tokens, but this {model.kind} has a learned position table of {limit} "
+                f"positions: it cannot read past position {limit}")
+    return None
+
+
+def length_warning(model: LiveModel, n: int) -> str | None:
+    """A note when the input is longer than anything the model trained on (it answers, but may be off)."""
+    trained = model.task.sequence_length(model.task.length)
+    if n > trained:
+        return f"{n} tokens: longer than the {trained} it trained on"
+    return None
+
+
+@torch.no_grad()
+def answer(model: LiveModel, live: LiveInput) -> tuple[list[int], list[int], list[float]]:
+    """(tokens fed, answer tokens, probability of each) — generating the copy one symbol at a time if needed."""
+    net = model.model
+    if live.kind != GENERATE:
+        probs = net(torch.tensor([live.tokens]))[0, -1].float().softmax(-1)
+        best = int(probs.argmax())
+        return list(live.tokens), [best], [float(probs[best])]
+    seq, out, ps = list(live.tokens), [], []
+    for _ in range(len(live.tokens) - 1):  # as many symbols as were given
+        probs = net(torch.tensor([seq]))[0, -1].float().softmax(-1)
+        best = int(probs.argmax())
+        out.append(best)
+        ps.append(float(probs[best]))
+        seq.append(best)
+    return seq[:-1], out, ps  # the last symbol is never read back, as in training
+
+
+def view(model: LiveModel, live: LiveInput, position: int = 1) -> ModelView:
+    """One model on one input; ``position`` picks which generated symbol to explain (copy, from 1)."""
+    v = ModelView(model)
+    try:
+        n = len(live.tokens) + (len(live.tokens) - 2 if live.kind == GENERATE else 0)
+        if (msg := too_long(model, n)) is not None:
+            raise UserError(msg)
+        v.warning = length_warning(model, n)
+        v.tokens, v.answer, probs = answer(model, live)
+        names = model.task.token_names()
+        v.names = [names[t] for t in v.tokens]
+        v.answer_text = " ".join(names[t] for t in v.answer)
+        v.prob = float(torch.tensor(probs).prod())
+        if live.expected is not None:
+            v.correct = v.answer == live.expected
+        k = min(max(position, 1), len(v.answer)) - 1
+        v.query = (len(live.tokens) - 1 + k) if live.kind == GENERATE else len(v.tokens) - 1
+        v.influence = gradient_x_input(model.model, v.tokens, v.query, v.answer[k]).tolist()
+        v.attention = attention_maps(model.model, v.tokens)
+    except UserError as e:
+        v.error = str(e)
+    except Exception as e:  # a model that breaks on an input must not take the page down
+        log.exception("compare-lab: %s failed on this input", model.name)
+        v.error = f"this model failed on this input ({error_message(e)}); the server log has the traceback"
+    return v
+
+
+def analyse(group: TaskGroup, text: str, distractors: int = 0, position: int = 1) -> Analysis:
+    """Parse ``text`` once (UserError if it does not parse) and run every model of ``group`` on it."""
+    live = parse_input(group.task, text, distractors)
+    return Analysis(live, [view(m, live, position) for m in group.models])
+
+
+@torch.no_grad()
+def right_answer_prob(model: LiveModel, live: LiveInput) -> float | None:
+    """The probability the model gives the rule's answer, or None where it cannot read the input."""
+    if live.expected is None or too_long(model, len(live.tokens)):
+        return None
+    probs = model.model(torch.tensor([live.tokens]))[0, -1].float().softmax(-1)
+    return float(probs[live.expected[0]])
+
+
+def distance_curve(group: TaskGroup, text: str, current: int = 0, most: int = MAX_DISTRACTORS) -> Curve | None:
+    """For qa: each model's confidence in the right answer with 0..``most`` distractors before the question."""
+    if group.task.name != "qa":
+        return None
+    lives = [parse_input(group.task, text, k) for k in range(most + 1)]
+    first = lives[0]
+    if first.fact_span is None:
+        return Curve([], {}, current, first.note)
+    distances = [live.question_at - live.fact_span[0] for live in lives]
+    probs = {}
+    for m in group.models:
+        key = m.name if sum(o.kind == m.kind for o in group.models) > 1 else m.kind
+        probs[key] = [right_answer_prob(m, live) for live in lives]
+    return Curve(distances, probs, current)

@@ -1,0 +1,100 @@
+"""What the page does on each event, without the web framework: the Gradio app (app.py) only wires these up.
+
+``Page.update`` is called on every edit and slider move. It never raises: a bad input comes back as a
+one-line message (and the last good panels stay), an unexpected failure as a message naming it while the
+traceback goes to the server's log.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from compare.errors import UserError, error_message
+from compare.live import render
+from compare.live.analysis import MAX_DISTRACTORS, analyse, distance_curve
+from compare.live.inputs import example_text, input_help
+from compare.live.runs import Lab, TaskGroup
+
+log = logging.getLogger("compare")
+#: Analyses kept, so that moving an attention slider redraws without running the models again.
+CACHE_SIZE = 32
+
+
+@dataclass
+class Setup:
+    """The controls for one task group."""
+
+    models: str
+    help: str
+    text: str
+    qa: bool
+    copy: bool
+    max_position: int
+    layers: int
+    heads: int
+    attention: bool
+
+
+class Page:
+    """The page's state: the loaded lab and a small cache of recent analyses."""
+
+    def __init__(self, lab: Lab) -> None:
+        self.lab = lab
+        self._cache: OrderedDict = OrderedDict()
+        # Gradio answers events on worker threads; one analysis at a time keeps the cache consistent.
+        self._lock = threading.Lock()
+
+    def choices(self) -> list[str]:
+        """The task groups, as the task picker lists them."""
+        return [g.label for g in self.lab.groups]
+
+    def setup(self, label: str) -> Setup:
+        """Controls, help and the starting input for the group called ``label``."""
+        group = self.lab.group(label)
+        attending = [m.model for m in group.models if m.attends]
+        lines = "\n".join(f"- {m.summary()}" for m in group.models)
+        skipped = "".join(f"\n- not loaded: {name}: {why}" for name, why in self.lab.skipped)
+        return Setup(models=f"**Models on {label}**\n\n{lines}{skipped}", help=input_help(group.task),
+                     text=example_text(group.task), qa=group.task.name == "qa", copy=group.task.name == "copy",
+                     max_position=max(1, 4 * group.task.length),
+                     layers=max((len(getattr(m, "blocks", ())) for m in attending), default=1),
+                     heads=max((getattr(m, "n_heads", 1) for m in attending), default=1),
+                     attention=bool(attending))
+
+    def _analysis(self, group: TaskGroup, label: str, text: str, distractors: int, position: int):
+        key = (label, text, distractors, position)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        result = (analyse(group, text, distractors, position), distance_curve(group, text, distractors))
+        self._cache[key] = result
+        while len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return result
+
+    def update(self, label: str, text: str, distractors=0, position=1, layer=1, head=1,
+               mean: bool = False) -> tuple[str, str | None, str | None]:
+        """(message, cards, curve) for the current controls; cards and curve are None to keep the last ones."""
+        try:
+            group = self.lab.group(label)
+            with self._lock:
+                analysis, curve = self._analysis(group, label, text or "", int(distractors or 0),
+                                                 int(position or 1))
+            return "", render.cards(analysis, int(layer or 1), int(head or 1), bool(mean)), render.curve_svg(curve)
+        except UserError as e:
+            return render.message(f"Not run: {e}. The panels below still show the last input that worked."), None, None
+        except Exception as e:  # the server stays up whatever one input does
+            log.exception("compare-lab: this input failed")
+            return render.message(f"Internal error: {error_message(e)} (the server log has the traceback)"), None, None
+
+
+def intro(lab: Lab) -> str:
+    """The page's heading (Markdown)."""
+    n = sum(len(g.models) for g in lab.groups)
+    return (f"# compare-lab\n\n{n} trained models from `{html.escape(str(lab.root))}`. Pick a task, edit the input: "
+            "every model answers on each edit, with what its answer depends on and, for attention models, where "
+            f"the answering token looks. Up to {MAX_DISTRACTORS} distractor sentences can push a qa fact back.")

@@ -1,0 +1,165 @@
+"""The trained models under a run or sweep folder, rebuilt from their config and loaded from a checkpoint.
+
+Each finished run (results.json status ok) is rebuilt from the composed config it recorded (results.json
+"config", or .hydra/config.yaml), with the same ``build`` calls a run uses, and its LightningModule
+checkpoint's ``model.*`` weights are loaded into the plain model. Runs are grouped by task: models that
+trained on the same task, at the same length and with the same vocabulary read the same input, so the
+page shows them side by side. A run that cannot be loaded is listed with the reason, never dropped silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from compare.config.build import build, build_model
+from compare.errors import UserError, error_message
+from compare.live.influence import has_attention
+from compare.runs.records import RunRecord, load_runs
+
+CHECKPOINTS = ("best", "last")
+PREFIX = "model."
+
+
+@dataclass
+class LiveModel:
+    """One trained model, ready to answer: the plain nn.Module in eval mode and the task it was trained on."""
+
+    name: str
+    path: Path
+    model: torch.nn.Module
+    task: object
+    row: dict
+    checkpoint: Path
+
+    @property
+    def kind(self) -> str:
+        """The model's name (lstm, transformer, ...)."""
+        return str(self.row.get("model") or getattr(self.model, "name", type(self.model).__name__))
+
+    @property
+    def attends(self) -> bool:
+        """Whether the model has attention maps to show."""
+        return has_attention(self.model)
+
+    @property
+    def max_tokens(self) -> int | None:
+        """The longest input the model can read (a learned position table), or None for any length."""
+        return getattr(self.model, "max_positions", None)
+
+    def summary(self) -> str:
+        """One line: model, parameters, training length, validation accuracy, checkpoint."""
+        acc = self.row.get("val_seq_acc")
+        acc_text = "?" if acc is None else f"{acc:.2f}"
+        return (f"{self.kind}: {self.row.get('params') or 0:,} parameters, trained at length {self.task.length} "
+                f"for {self.row.get('steps')} steps, validation accuracy {acc_text} "
+                f"({self.name}, {self.checkpoint.name})")
+
+
+@dataclass
+class TaskGroup:
+    """Models that read the same input: same task, training length and vocabulary."""
+
+    label: str
+    models: list[LiveModel] = field(default_factory=list)
+
+    @property
+    def task(self):
+        """The task object inputs are parsed with (the first model's; all share the vocabulary)."""
+        return self.models[0].task
+
+
+@dataclass
+class Lab:
+    """Everything compare-lab serves: task groups, and the runs it could not load (with the reason)."""
+
+    root: Path
+    groups: list[TaskGroup]
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def group(self, label: str) -> TaskGroup:
+        """The group called ``label``; a UserError naming the labels there are otherwise."""
+        for g in self.groups:
+            if g.label == label:
+                return g
+        raise UserError(f"no task {label!r} here; there are: {', '.join(g.label for g in self.groups)}")
+
+
+def run_config(record: RunRecord) -> DictConfig:
+    """The composed config a run recorded: results.json's (resolved) copy, else .hydra/config.yaml."""
+    if record.row and isinstance(record.row.get("config"), dict):
+        return OmegaConf.create(record.row["config"])
+    hydra_cfg = record.path / ".hydra" / "config.yaml"
+    if hydra_cfg.is_file():
+        return OmegaConf.load(hydra_cfg)
+    raise UserError(f"{record.path}: no config recorded (results.json has no 'config', and no .hydra/config.yaml)")
+
+
+def choose_checkpoint(run_dir: Path, prefer: str = "best") -> Path:
+    """checkpoints/best-*.ckpt (the newest if several) or last.ckpt, in the order ``prefer`` says."""
+    if prefer not in CHECKPOINTS:
+        raise UserError(f"checkpoint={prefer!r} is not accepted; choose one of {list(CHECKPOINTS)}")
+    folder = run_dir / "checkpoints"
+    best = sorted(folder.glob("best-*.ckpt"), key=lambda p: p.stat().st_mtime)
+    last = [folder / "last.ckpt"] if (folder / "last.ckpt").is_file() else []
+    order = [best[-1:], last] if prefer == "best" else [last, best[-1:]]
+    for found in order:
+        if found:
+            return found[0]
+    raise UserError(f"{folder}: no checkpoint (best-*.ckpt or last.ckpt)")
+
+
+def load_model(record: RunRecord, prefer: str = "best") -> LiveModel:
+    """Rebuild a finished run's task and model from its config and load its checkpoint's weights."""
+    if not record.usable:
+        raise UserError(f"status {record.status}" + (f": {record.problem}" if record.problem else ""))
+    cfg = run_config(record)
+    task = build(cfg.task)
+    model = build_model(cfg.model, vocab_size=task.num_tokens)
+    path = choose_checkpoint(record.path, prefer)
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # a truncated or foreign file: say which, keep the others
+        raise UserError(f"{path}: not a readable checkpoint ({error_message(e)})") from None
+    state = {k[len(PREFIX):]: v for k, v in saved.get("state_dict", {}).items() if k.startswith(PREFIX)}
+    result = model.load_state_dict(state, strict=False)
+    if result.missing_keys or result.unexpected_keys:
+        raise UserError(f"{path} does not fit the model its config builds (missing {result.missing_keys[:3]}, "
+                        f"unexpected {result.unexpected_keys[:3]}): was the model code changed since?")
+    model.eval()
+    return LiveModel(record.name, record.path, model, task, record.row, path)
+
+
+def group_key(model: LiveModel) -> tuple:
+    """Models with equal keys read the same input."""
+    return (model.task.name, model.task.length, tuple(model.task.token_names()))
+
+
+def load_lab(root: Path, prefer: str = "best", warn=None) -> Lab:
+    """Every loadable model under ``root``, grouped by task; a UserError when none can be loaded."""
+    root = Path(root)
+    records = load_runs(root, warn)
+    keyed: dict[tuple, list[LiveModel]] = {}
+    skipped: list[tuple[str, str]] = []
+    for record in records:
+        try:
+            live = load_model(record, prefer)
+        except Exception as e:  # one broken run must not keep the others off the page
+            skipped.append((record.name, error_message(e)))
+            if warn:
+                warn(f"{record.name}: not loaded: {error_message(e)}")
+            continue
+        keyed.setdefault(group_key(live), []).append(live)
+    if not keyed:
+        reasons = "; ".join(f"{n}: {why}" for n, why in skipped[:5])
+        raise UserError(f"{root}: no trained model could be loaded ({reasons})")
+    groups, seen = [], {}
+    for (name, length, _), models in keyed.items():
+        base = f"{name} · length {length}"
+        seen[base] = seen.get(base, 0) + 1
+        label = base if seen[base] == 1 else f"{base} · vocabulary {seen[base]}"
+        groups.append(TaskGroup(label, models))
+    return Lab(root, groups, skipped)
