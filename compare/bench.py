@@ -25,7 +25,7 @@ import torch
 from rich.console import Console
 
 from compare.benchmark.measure import length_exponents, measure_row, run_isolated
-from compare.benchmark.rows import MODELS, RowSpec
+from compare.benchmark.rows import MODELS, RowSpec, bench_models, unavailable_reason
 from compare.benchmark.table import EXPONENT_NOTE, print_report
 from compare.errors import UserError
 from compare.runs.atomic import atomic_write_text
@@ -38,7 +38,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="compare-bench", description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", default="lstm,gru,transformer-sdpa,transformer-explicit",
-                   help=f"comma-separated, from {', '.join(MODELS)}")
+                   help=f"comma-separated, from {', '.join(MODELS)} (and any other conf/model/*.yaml by name)")
     p.add_argument("--lengths", default="64,256,1024", help="sequence lengths in tokens (even), comma-separated")
     p.add_argument("--tokens-per-batch", type=int, default=2048, help="batch size = this // length")
     p.add_argument("--steps", type=int, default=10, help="timed steps per repeat")
@@ -67,9 +67,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def checked_choices(args: argparse.Namespace) -> tuple[list[str], list[int]]:
     """The models and lengths asked for; a UserError naming any value that is not accepted."""
     models = [m.strip() for m in args.models.split(",") if m.strip()]
-    bad = [m for m in models if m not in MODELS]
+    known = bench_models()
+    bad = [m for m in models if m not in known and m not in MODELS]
     if bad:
-        raise UserError(f"--models: {bad} not known; choose from {list(MODELS)}")
+        raise UserError(f"--models: {bad} not known; choose from {list(known)}")
+    for m in models:
+        if m not in known:
+            raise UserError(f"--models: {m} cannot be built in this checkout: {unavailable_reason(m)}")
     try:
         lengths = [int(x) for x in args.lengths.split(",")]
     except ValueError:

@@ -59,3 +59,57 @@ def test_bad_arguments_name_the_bad_value(args, message, capsys):
 def test_length_exponent_is_the_log_log_slope():
     rows = [{"model": "m", "seq_len": t, "batch_size": 1, "raw_step_s": 1e-3 * t**2} for t in (8, 16, 32)]
     assert bench.length_exponents(rows)["m"] == pytest.approx(2.0)
+
+
+def test_bench_models_cover_every_model_config_and_skip_missing_keys(monkeypatch):
+    from pathlib import Path
+
+    from compare.benchmark import rows
+
+    known = rows.bench_models()
+    assert {"lstm", "transformer-sdpa", "mingru", "minlstm", "linear-attention", "transformer-window"} <= set(known)
+    groups = {o.split("=", 1)[1] for overrides in known.values() for o in overrides if o.startswith("model=")}
+    assert groups == {p.stem for p in (Path(rows.CONF_DIR) / "model").glob("*.yaml")}
+    monkeypatch.setitem(rows.MODELS, "transformer-ghost", ["model=transformer", "model.ghost_width=3"])
+    monkeypatch.setitem(rows.MODELS, "mamba", ["model=mamba"])
+    assert rows.unavailable_reason("transformer-ghost") == "conf/model/transformer.yaml has no key model.ghost_width"
+    assert rows.unavailable_reason("mamba") == "conf/model/mamba.yaml does not exist"
+    assert "transformer-ghost" not in rows.bench_models() and "mamba" not in rows.bench_models()
+
+
+def test_a_model_this_checkout_cannot_build_is_refused_with_the_reason(monkeypatch, capsys):
+    from compare.benchmark import rows
+
+    monkeypatch.setitem(rows.MODELS, "mamba", ["model=mamba"])
+    with pytest.raises(SystemExit) as e:
+        bench.main(["--models", "mamba"])
+    assert e.value.code == 2 and "conf/model/mamba.yaml does not exist" in capsys.readouterr().err
+
+
+def test_reused_composition_equals_a_fresh_one():
+    from omegaconf import OmegaConf
+
+    from compare.benchmark import rows
+
+    spec = rows.RowSpec("transformer-sdpa", 32, 128, 3, 2, 1, "default", ["model.param_budget=5000"])
+    rows.compose_config(rows.RowSpec("transformer-sdpa", 16, 64, 2, 1, 1, "default", ["model.param_budget=5000"]), "/a")
+    reused = rows.compose_config(spec, "/b", compile=True)
+    rows._COMPOSED.clear()
+    fresh = rows.compose_config(spec, "/b", compile=True)
+    assert OmegaConf.to_container(reused, resolve=True) == OmegaConf.to_container(fresh, resolve=True)
+    assert reused.task.length == 16 and reused.data.batch_size == 4 and reused.model.compile is True
+    # An extra override of a per-row key wins, as on Hydra's command line.
+    own = rows.compose_config(rows.RowSpec("lstm", 32, 128, 3, 2, 1, "default", ["data.batch_size=7"]), "/c")
+    assert own.data.batch_size == 7
+
+
+def test_new_models_run_as_bench_rows(tmp_path):
+    out = tmp_path / "bench.json"
+    bench.main(["--models", "mingru,linear-attention,transformer-window", "--lengths", "16", "--no-isolate",
+                "--json", str(out), *TINY, "--override", "transformer-window:model.window=4"])
+    rows = {r["model"]: r for r in json.loads(out.read_text())["rows"]}
+    assert set(rows) == {"mingru", "linear-attention", "transformer-window"}
+    assert all(r["ratio"] > 0 for r in rows.values())
+    # A window the sequence outgrows needs a mask, which SDPA still runs (on a CPU through its math fallback or
+    # the CPU flash kernel); the kernel is probed for every SDPA model, not only transformer-sdpa.
+    assert rows["transformer-window"]["sdpa_kernel"] is not None and rows["mingru"]["sdpa_kernel"] is None

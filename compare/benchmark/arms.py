@@ -19,15 +19,18 @@ from compare.training.trainer import build_callbacks, build_trainer
 class FrameworkArm:
     """(a): a Lightning Trainer around SequenceModule and TaskDataModule, built as compare-train builds them."""
 
-    def __init__(self, cfg: DictConfig, model: torch.nn.Module, task, compile: bool = False) -> None:
+    def __init__(self, cfg: DictConfig, model: torch.nn.Module, task, compile: bool = False,
+                 compile_backend: str | None = None) -> None:
         self.cfg = cfg
         self.module = SequenceModule(model, build(cfg.optimizer), build(cfg.scheduler) if cfg.get("scheduler") else None,
-                                     compile=compile)
+                                     compile=compile and compile_backend is None)
+        if compile and compile_backend is not None:
+            self.module.forward_fn = torch.compile(model, backend=compile_backend)
         self.datamodule = build(cfg.data, task=task, seed=cfg.seed)
 
-    def run(self) -> dict:
+    def run(self, extra_callbacks: tuple = ()) -> dict:
         """Train ``trainer.max_steps`` steps with a fresh Trainer; the throughput callback's figures."""
-        callbacks = build_callbacks(self.cfg)
+        callbacks = build_callbacks(self.cfg) + list(extra_callbacks)
         trainer = build_trainer(self.cfg, callbacks, None, self.module.num_params)
         trainer.fit(self.module, datamodule=self.datamodule)
         throughput = next(c for c in callbacks if isinstance(c, ThroughputCallback))
@@ -45,7 +48,9 @@ class RawArm:
         self.autocast = (lambda: torch.autocast(device.type, dtype=dtype)) if dtype else nullcontext
         self.clip = cfg.trainer.get("gradient_clip_val")
 
-    def run(self, warmup: int, steps: int) -> dict:
+    def run(self, warmup: int, steps: int, profiler=None) -> dict:
+        """``warmup`` untimed steps, then ``steps`` timed ones; ``profiler`` (a torch.profiler.profile) records step
+        ``warmup`` alone."""
         cfg, model = self.cfg, self.model.to(self.device).train()
         optimizer = build(cfg.optimizer)(model.parameters())
         scheduler = build(cfg.scheduler)(optimizer, total_steps=warmup + steps) if cfg.get("scheduler") else None
@@ -56,6 +61,8 @@ class RawArm:
             inputs, targets = next(stream)
             if i == warmup:
                 timer.start()
+                if profiler is not None:
+                    profiler.start()
             with self.autocast():
                 loss = sequence_loss(model(inputs), targets)
             loss.backward()
@@ -69,6 +76,9 @@ class RawArm:
             if scheduler is not None:
                 scheduler.step()
             timer.count(inputs.numel())
+            if profiler is not None and i == warmup:
+                synchronize(self.device)  # the step's kernels belong in its trace
+                profiler.stop()
         timer.pause()
         return {**timer.summary(), "peak_mem_mb": peak_memory_mb(self.device)}
 

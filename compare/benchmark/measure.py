@@ -15,7 +15,7 @@ import warnings
 import torch
 
 from compare.benchmark.arms import FrameworkArm, RawArm, batch_stream, data_time_s
-from compare.benchmark.probes import device_peak_flops, minor_page_faults, sdpa_kernel, step_flops
+from compare.benchmark.probes import device_peak_flops, minor_page_faults, sdpa_kernel, step_flops, uses_sdpa
 from compare.benchmark.rows import RowSpec, compose_config
 from compare.config.build import build, build_model
 from compare.training.step_timer import peak_memory_mb
@@ -41,7 +41,7 @@ def measure_row(spec: RowSpec) -> dict:
         inputs, targets = next(iter(batch_stream(datamodule, device)))
         probes = {
             "flops": step_flops(model, inputs, targets) if spec.model.startswith("transformer") else None,
-            "kernel": sdpa_kernel(model, inputs, arms["raw"].autocast) if spec.model == "transformer-sdpa" else None,
+            "kernel": sdpa_kernel(model, inputs, arms["raw"].autocast) if uses_sdpa(model) else None,
             "data_s": data_time_s(datamodule, device),
         }
     return row_of(spec, runs, model, inputs, device, probes, rss_before)
@@ -53,7 +53,8 @@ def build_arms(spec: RowSpec, cfg, model, task, out: str) -> dict:
     arms["framework"].run()
     arms["raw"] = RawArm(cfg, model, arms["framework"].datamodule, arms["framework"].device)
     if spec.compile:
-        arms["compiled"] = FrameworkArm(compose_config(spec, out, compile=True), model, task, compile=True)
+        arms["compiled"] = FrameworkArm(compose_config(spec, out, compile=True), model, task, compile=True,
+                                        compile_backend=spec.compile_backend)
         arms["compiled"].run()
     arms["raw"].run(spec.warmup, spec.steps)
     return arms

@@ -57,6 +57,11 @@ def aten_ops(model: torch.nn.Module, inputs: torch.Tensor, autocast) -> set[str]
     return recorder.names
 
 
+def uses_sdpa(model: torch.nn.Module) -> bool:
+    """True when some attention module of ``model`` runs through scaled_dot_product_attention."""
+    return any(getattr(m, "impl", None) == "sdpa" for m in model.modules())
+
+
 def sdpa_kernel(model: torch.nn.Module, inputs: torch.Tensor, autocast) -> str | None:
     """Which scaled_dot_product_attention kernel a forward pass ran (from the aten ops it dispatched)."""
     names = aten_ops(model, inputs, autocast)
@@ -64,8 +69,7 @@ def sdpa_kernel(model: torch.nn.Module, inputs: torch.Tensor, autocast) -> str |
     if found:
         return ", ".join(found)
     # SDPA's math fallback decomposes into plain matmuls and softmax.
-    return "math (unfused)" if any(isinstance(m, torch.nn.Module) and getattr(m, "impl", None) == "sdpa"
-                                   for m in model.modules()) else None
+    return "math (unfused)" if uses_sdpa(model) else None
 
 
 def device_peak_flops(device: torch.device) -> float | None:
