@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from compare.errors import UserError
-from compare.tasks.babi import BabiTask, load_babi_file, read_babi_file
+from compare.tasks.babi import BabiTask, load_babi_file, read_babi_file, words
 from compare.tasks.base import IGNORE
 
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -79,8 +79,8 @@ def test_10k_training_set_and_a_single_file(tmp_path):
     assert single.describe()["test_questions"] == 1000
     with pytest.raises(UserError, match="10k"):
         BabiTask(str(BABI / "en"), task_id=3, train_set="10k", cache_dir=str(tmp_path))
-    with pytest.raises(UserError, match="no training question fits"):
-        BabiTask(str(BABI / "en"), task_id=3, length=8, cache_dir=str(tmp_path))
+    with pytest.raises(UserError, match=r"task.length=4 is too short for bAbI: the question at .*qa3\S*_train.txt:\d+ alone"):
+        BabiTask(str(BABI / "en"), task_id=3, length=4, cache_dir=str(tmp_path))
 
 
 GOOD = "1 Mary went to the kitchen.\n2 Where is Mary? \tkitchen\t1\n"
@@ -125,3 +125,76 @@ def test_hub_name_offline_says_so_and_how_to_pass_a_local_path():
         BabiTask("facebook/babi_qa", task_id=1)
     message = str(err.value)
     assert "facebook/babi_qa" in message and "offline" in message.lower() and "task.path=" in message
+
+
+# ---- bAbI as published: every question, stories cut to their most recent statements, seeded split ---------
+
+QA3 = BABI / "en" / "qa3_three-supporting-facts_train.txt"
+
+
+@needs_babi
+def test_qa3_uses_all_900_training_questions_with_stories_cut_to_the_most_recent_statements(tmp_path):
+    from compare.tasks.babi import split_stories
+
+    task = BabiTask(str(BABI / "en"), task_id=3, cache_dir=str(tmp_path))  # the defaults: length 64, max_sentences 50
+    settings = task.describe()
+    assert settings["train_questions"] == 900 and settings["validation_questions"] == 100
+    train, _ = split_stories(load_babi_file(QA3, cache_dir=str(tmp_path)).to_list(), 0.1, seed=0)
+    lost = 0
+    for row, record in zip(task.train["tokens"].tolist(), train):
+        names = [task.words[t] for t in row if t != 0]
+        # The kept statements are the most recent k that fit with the question; one more would not fit.
+        sentences = [words(s) for s in record["context"]][-50:]
+        k = next(k for k in range(len(sentences), -1, -1)
+                 if sum(map(len, sentences[len(sentences) - k:])) + len(words(record["question"])) <= 64)
+        assert names == [w for s in sentences[len(sentences) - k:] for w in s] + words(record["question"])
+        lost += k < len(record["context"])
+    assert settings["train_truncated_share"] == pytest.approx(lost / 900)
+    assert 0.9 < settings["train_truncated_share"] < 1 and 0 < settings["train_support_lost_share"] < 0.5
+    # Long enough for every story's supporting facts: none is lost, and the 50-statement memory still cuts.
+    roomy = BabiTask(str(BABI / "en"), task_id=3, length=256, cache_dir=str(tmp_path)).describe()
+    assert roomy["train_questions"] == 900 and roomy["train_support_lost_share"] == 0.0
+    short_memory = BabiTask(str(QA3), length=2048, max_sentences=5, cache_dir=str(tmp_path))
+    periods = (short_memory.train["tokens"] == short_memory.index["."]).sum(1)
+    assert periods.max() == 5 and short_memory.describe()["train_truncated_share"] > 0.9
+
+
+@needs_babi
+def test_validation_split_is_seeded_and_holds_out_whole_stories(tmp_path):
+    from compare.tasks.babi import split_stories
+
+    records = load_babi_file(QA3, cache_dir=str(tmp_path)).to_list()
+    train, valid = split_stories(records, 0.1, seed=0)
+    again_train, again_valid = split_stories(records, 0.1, seed=0)
+    assert [r["line"] for r in valid] == [r["line"] for r in again_valid] and len(valid) == 100
+    assert not {r["story"] for r in train} & {r["story"] for r in valid}  # no story prefix on both sides
+    _, other = split_stories(records, 0.1, seed=1)
+    assert {r["story"] for r in other} != {r["story"] for r in valid}
+    a = BabiTask(str(QA3), cache_dir=str(tmp_path)).validation_set(1000)
+    b = BabiTask(str(QA3), cache_dir=str(tmp_path)).validation_set(1000)
+    assert len(a.inputs) == 100 and torch.equal(a.inputs, b.inputs) and torch.equal(a.targets, b.targets)
+
+
+def test_crlf_files_parse_like_lf_files(tmp_path):
+    lf = tmp_path / "lf" / "qa1_x_train.txt"
+    crlf = tmp_path / "crlf" / "qa1_x_train.txt"
+    text = "1 Mary went to the kitchen.\n2 John went home.\n3 Where is Mary? \tkitchen\t1\n"
+    for path, data in ((lf, text), (crlf, text.replace("\n", "\r\n"))):
+        path.parent.mkdir()
+        path.write_bytes(data.encode())
+    a, b = (load_babi_file(p, cache_dir=str(tmp_path / "cache")).to_list() for p in (lf, crlf))
+    assert a == b and b[0]["answer"] == "kitchen" and b[0]["context"][-1] == "John went home."
+
+
+@pytest.mark.parametrize("name, data, line, what", [
+    ("latin1", "1 Mary went to the café.\n2 Where is Mary? \tcafé\t1\n".encode("latin-1"), 1, "not UTF-8"),
+    ("support_past_story", b"1 Mary went to the kitchen.\n2 John went home.\n3 Where is Mary? \tkitchen\t7\n", 3,
+     r"supporting ids \[7\] are not statements earlier in this story \(its statements so far: 1..2\)"),
+])
+def test_bad_babi_files_give_one_line_naming_file_and_line(tmp_path, name, data, line, what):
+    path = tmp_path / f"qa1_{name}_train.txt"
+    path.write_bytes(data)
+    with pytest.raises(UserError, match=what) as err:
+        load_babi_file(path, cache_dir=str(tmp_path / "cache"))
+    message = str(err.value)
+    assert message.startswith(f"{path.resolve()}:{line}: ") and "\n" not in message

@@ -203,3 +203,20 @@ def test_parity_targets_are_the_running_parity(length, scored):
         assert (y[:, :-1] == IGNORE).all()
     with pytest.raises(UserError):
         ParityTask(scored="first")
+
+
+@pytest.mark.parametrize("questions", [["who"], ["what"], ["who", "what"]])
+def test_qa_with_one_verb_is_the_seeds_question_and_stays_unambiguous(questions):
+    # "who drank water ?" with drank the only verb: the object alone picks the fact.
+    task = QATask(length=40, verbs=["drank"], questions=questions, num_distractors=3, overwrite_prob=0.5)
+    x, y = batch(task, 40, size=256)
+    names = task.token_names()
+    for row, target in zip(x.tolist(), y[:, -1].tolist()):
+        assert solve_story([names[t] for t in row])[0] == names[target]
+
+
+def test_qa_defaults_are_the_plain_question():
+    task = QATask()
+    assert (task.num_distractors, task.overwrite_prob) == (0, 0.0)
+    with pytest.raises(UserError, match="task.verbs needs at least 1"):
+        QATask(verbs=[])

@@ -63,3 +63,19 @@ def test_bracket_accuracy_by_distance_to_the_opener():
     assert out["bracket_type_acc"] == pytest.approx(1 / 3)
     assert out["bracket_type_acc_by_distance"] == {"2": 0.0, "4": 0.0, "8": 1.0}
     assert out["bracket_type_majority_acc"] == pytest.approx(1 / 3)
+
+
+def test_a_folder_gives_its_text_files_and_one_without_any_is_named(tmp_path):
+    corpus = tmp_path / "corpus"
+    (corpus / "sub").mkdir(parents=True)
+    (corpus / "a.txt").write_text("alpha " * 100, encoding="utf-8")
+    (corpus / "sub" / "b.py").write_text("x = [1, 2]\n" * 50, encoding="utf-8")
+    (corpus / "data.bin").write_bytes(b"\x00\xff" * 100)  # not a text suffix: left out
+    task = TextLMTask(length=16, files=str(corpus), cache_dir=str(tmp_path / "hf"))
+    assert [os.path.relpath(f, corpus) for f in task.files] == ["a.txt", os.path.join("sub", "b.py")]
+    empty = tmp_path / "binaries"
+    empty.mkdir()
+    (empty / "model.bin").write_bytes(b"\x00" * 10)
+    with pytest.raises(UserError, match=rf"task.files: the folder {empty} holds no text files \(looked for \*.txt") as err:
+        TextLMTask(files=[str(empty)])
+    assert "\n" not in str(err.value)

@@ -29,7 +29,7 @@ def test_step_timer_leaves_paused_time_out():
 
 
 def test_run_logs_throughput_to_tensorboard_and_results(make_cfg, tmp_path):
-    cfg = make_cfg(["model=gru", "model.param_budget=5000", "task.length=4", "data.batch_size=8",
+    cfg = make_cfg(["model=gru", "model.param_budget=5000", "task.length=4", "task.min_length=4", "data.batch_size=8",
                     "trainer.max_steps=20", "trainer.val_check_interval=10", "trainer.log_every_n_steps=5",
                     "callbacks.throughput.warmup_steps=3", "data.val_size=16", "eval.num_samples=16"])
     row = train(cfg)

@@ -43,7 +43,7 @@ def test_unsupported_lengths_are_reported_not_dropped(make_cfg, tmp_path):
 
 
 def test_transformer_learns_copy_within_a_minute(make_cfg):
-    cfg = make_cfg(["model=transformer", "task.length=8", "model.param_budget=100000", "trainer.max_steps=400",
+    cfg = make_cfg(["model=transformer", "task.length=8", "task.min_length=8", "model.param_budget=100000", "trainer.max_steps=400",
                     "trainer.val_check_interval=400", "eval.lengths=[8]", "eval.num_samples=256"])
     # 400 steps of batch 32 take well under a minute on one idle CPU core; speed is the benchmark's job, not a test's.
     row = train(cfg)

@@ -84,7 +84,7 @@ def evaluate_ladder(model: nn.Module, task: Task, lengths: list[int], num_sample
         tokens = task.sequence_length(length)
         supported = (limit is None or tokens <= limit) and task.supports(length)
         res = LengthResult(length=length, tokens=tokens, supported=supported,
-                           in_train_range=length <= task.length)
+                           in_train_range=task.in_training_range(length))
         if res.supported:
             scores = evaluate_set(model, task.eval_set(length, num_samples), batch_size)
             res.seq_acc, res.token_acc, res.samples, res.by = (

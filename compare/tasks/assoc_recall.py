@@ -30,8 +30,8 @@ class AssocRecallTask(Task):
     name = "assoc_recall"
 
     def __init__(self, length: int = 4, num_queries: int = 4, num_keys: int = 16, num_values: int = 16,
-                 max_gap: int = 4, seed: int = 0) -> None:
-        super().__init__(length, seed)
+                 max_gap: int = 4, seed: int = 0, min_length: int | None = None) -> None:
+        super().__init__(length, seed, min_length)
         check_positive("task.num_queries", num_queries)
         check_positive("task.num_keys", num_keys, minimum=2)
         check_positive("task.num_values", num_values, minimum=2)

@@ -1,16 +1,21 @@
 """bAbI QA (Weston et al. 2015) from local files in bAbI text format, or from the Hugging Face Hub.
 
-Each question becomes one sample: every statement of its story before it, then the question; the
+Each question becomes one sample: the statements of its story before it, then the question; the
 model answers with one word at the final position ("?"), like the synthetic ``qa`` task, and
 ``python -m compare.tasks.qa DIR`` writes generated stories this task reads the same way.
 
-What "length" means for real data: a sample's length is its number of tokens (story so far plus
-question). Training draws questions of at most ``task.length`` tokens, left-padded to exactly that
-length. Evaluation at ladder length L uses the *test* questions of L/2 < tokens <= L, padded to L,
-so the ladder is a set of story-length buckets and lengths past ``task.length`` are stories longer
-than any the model trained on. Accuracy within a bucket is also reported against the distance from
-the first supporting fact to the question (key "support_distance", power-of-two bins). The
-accuracy over the whole test file is reported under ``task_metrics``.
+As published (MemN2N, Sukhbaatar et al. 2015): every training question is used. A story that does not fit
+the model's input keeps its most recent statements: at most ``task.max_sentences`` of them (MemN2N's
+memory of 50), and then as many as fit in ``task.length`` tokens with the question; shorter samples are
+left-padded, so every sample is exactly ``task.length`` tokens. The shares of questions that lost a
+statement, and that lost a supporting one, are in ``task_settings``. A seeded 10% of the training file's
+stories (``validation_fraction``) is held out for validation; the test file is the evaluation set:
+``task_metrics.test_acc`` is accuracy on every test question, cut by the same rule.
+
+The length ladder asks a different question, generalisation to longer stories: at length L it uses the
+whole test stories of L/2 < tokens <= L (nothing cut), padded to L, so lengths past ``task.length``
+are stories longer than any the model read in training. Accuracy is also reported against the distance
+from the first supporting fact to the question (key "support_distance", power-of-two bins).
 
 Files are parsed into records by a generator that ``datasets.Dataset.from_generator`` caches as
 Arrow (keyed on the file's path, size and modification time); a malformed file raises a UserError
@@ -30,7 +35,10 @@ from torch import Tensor
 from compare.errors import UserError
 from compare.evaluation import evaluate_set
 from compare.tasks.assoc_recall import power_of_two_bin
-from compare.tasks.base import IGNORE, EvalSet, Task, check_positive, stream_seed
+from compare.tasks.babi_format import WordTask, babi_line, parse_babi_lines, words
+from compare.tasks.base import IGNORE, EvalSet, check_positive, stream_seed
+
+__all__ = ["BabiTask", "load_babi_file", "parse_babi_lines", "read_babi_file", "words"]
 
 PAD, UNK = "·", "<unk>"
 TRAIN_SETS = ("1k", "10k")
@@ -45,57 +53,6 @@ FEATURES = datasets.Features({
     "supporting": datasets.Sequence(datasets.Value("int32")),
     "support_offset": datasets.Value("int32"),
 })
-
-
-def words(text: str) -> list[str]:
-    """bAbI tokens: lower-cased words, with '.' and '?' as tokens of their own."""
-    return re.sub(r"([.?!,])", r" \1 ", text.lower()).split()
-
-
-def parse_babi_lines(lines, source: str):
-    """Records (one per question) from (line_number, text) pairs; raises UserError at the first malformed line."""
-    story, statements, last_id, count = -1, {}, 0, 0
-    for number, text in lines:
-        text = text.rstrip("\r\n")
-        if not text.strip():
-            continue
-        head, _, rest = text.partition(" ")
-        if not head.isdigit():
-            raise UserError(f"{source}:{number}: line id {head!r} is not a number (bAbI lines are 'N text')")
-        line_id = int(head)
-        if line_id == 1:
-            story, statements = story + 1, {}
-        elif line_id != last_id + 1:
-            raise UserError(f"{source}:{number}: line id {line_id} does not follow {last_id} "
-                            "(ids count up from 1 within each story)")
-        last_id = line_id
-        if "\t" not in rest:
-            if "?" in rest:  # statements never ask; a question must carry its answer after a tab
-                raise UserError(f"{source}:{number}: question without a tab-separated answer "
-                                "(expected 'N question?<TAB>answer<TAB>supporting ids')")
-            statements[line_id] = rest.strip()
-            continue
-        fields = rest.split("\t")
-        question, answer = fields[0].strip(), fields[1].strip() if len(fields) > 1 else ""
-        if not answer:
-            raise UserError(f"{source}:{number}: question {question!r} has an empty answer")
-        support_text = fields[2].strip() if len(fields) > 2 else ""
-        if support_text and not all(s.isdigit() for s in support_text.split()):
-            raise UserError(f"{source}:{number}: supporting ids {support_text!r} are not line numbers")
-        support = [int(s) for s in support_text.split()]
-        missing = [s for s in support if s not in statements]
-        if missing:
-            raise UserError(f"{source}:{number}: supporting ids {missing} are not statements earlier in this story")
-        ids = sorted(statements)
-        context = [statements[i] for i in ids]
-        # Tokens from the start of the first supporting statement to the question (the memory span needed).
-        first = ids.index(min(support)) if support else len(ids)
-        offset = sum(len(words(s)) for s in context[first:])
-        count += 1
-        yield {"story": story, "line": number, "context": context, "context_ids": ids, "question": question,
-               "answer": answer.lower(), "supporting": support, "support_offset": offset}
-    if count == 0:
-        raise UserError(f"{source}:1: no bAbI questions in this file (empty, or no 'N question?<TAB>answer' lines)")
 
 
 def read_babi_file(path: str, stamp: str = ""):
@@ -179,10 +136,7 @@ def hub_records(rows):
             for line_id, kind, text, support, answer in zip(s["id"], s["type"], s["text"], s["supporting_ids"],
                                                             s["answer"]):
                 number += 1
-                if kind == 1:
-                    yield number, f"{line_id} {text}\t{answer}\t{' '.join(map(str, support))}"
-                else:
-                    yield number, f"{line_id} {text}"
+                yield number, babi_line(line_id, text, answer if kind == 1 else None, support)
     return lines()
 
 
@@ -206,15 +160,30 @@ def load_hub(name: str, task_id: int, train_set: str, cache_dir: str | None) -> 
     return out[0], out[1]
 
 
-class BabiTask(Task):
-    """bAbI questions as one-word answers at the final position; lengths are story-length buckets in tokens."""
+def split_stories(records: list[dict], fraction: float, seed: int) -> tuple[list[dict], list[dict]]:
+    """(training, validation) records: a seeded ``fraction`` of the stories held out whole (no shared prefixes)."""
+    stories = sorted({r["story"] for r in records})
+    if len(stories) < 2:
+        raise UserError(f"task.validation_fraction={fraction}: the training file has {len(stories)} story, "
+                        "and validation holds out whole stories: it needs at least 2")
+    held = min(len(stories) - 1, max(1, round(len(stories) * fraction)))
+    order = torch.randperm(len(stories), generator=torch.Generator().manual_seed(stream_seed(seed, -300)))
+    valid = {stories[i] for i in order[:held].tolist()}
+    return [r for r in records if r["story"] not in valid], [r for r in records if r["story"] in valid]
+
+
+class BabiTask(WordTask):
+    """bAbI questions as one-word answers at the final position; stories cut to their most recent statements."""
 
     name = "babi"
 
     def __init__(self, path: str | None = None, task_id: int = 1, train_set: str = "1k", length: int = 64,
-                 validation_fraction: float = 0.1, cache_dir: str | None = None, seed: int = 0) -> None:
-        super().__init__(length, seed)
+                 max_sentences: int | None = 50, validation_fraction: float = 0.1, cache_dir: str | None = None,
+                 seed: int = 0) -> None:
+        super().__init__(length, seed, min_length=length)  # every sample is padded or cut to exactly `length`
         check_positive("task.task_id", task_id)
+        if max_sentences is not None:
+            check_positive("task.max_sentences", max_sentences)
         if train_set not in TRAIN_SETS:
             raise UserError(f"task.train_set={train_set!r} is not accepted; choose one of {list(TRAIN_SETS)}")
         if not 0.0 < validation_fraction < 1.0:
@@ -222,55 +191,84 @@ class BabiTask(Task):
         if path is None or str(path).strip() == "":
             raise UserError("task.path is not set: pass a bAbI folder or file, e.g. task.path=data/babi/en")
         self.path, self.task_id, self.train_set = str(path), task_id, train_set
+        self.max_sentences, self.validation_fraction = max_sentences, validation_fraction
+        train, test = (data.to_list() for data in self._load(cache_dir))
+        # Vocabulary from the training file only; test words never seen in training become <unk>.
+        texts = {s for r in train for s in [*r["context"], r["question"]]}
+        self.words = [PAD, UNK] + sorted({w for s in texts for w in words(s)} | {r["answer"] for r in train})
+        self.index = {w: i for i, w in enumerate(self.words)}
+        self._ids: dict[str, list[int]] = {}
+        train_records, valid_records = split_stories(train, validation_fraction, seed)
+        test_records = test
+        self.train = self._encode(train_records, "train", cut=True)
+        self.valid = self._encode(valid_records, "train", cut=True)
+        self.test_cut = self._encode(test_records, "test", cut=True)
+        self.test = self._encode(test_records, "test", cut=False)
+
+    def _load(self, cache_dir: str | None) -> tuple[datasets.Dataset, datasets.Dataset]:
+        """(train, test) records of a local file or folder, or of a Hub dataset; sets ``self.source``."""
         local = Path(os.path.expanduser(self.path))
         if local.exists():
-            train_file, test_file = local_files(local, task_id, train_set)
-            train, test = load_babi_file(train_file, cache_dir), load_babi_file(test_file, cache_dir)
+            train_file, test_file = local_files(local, self.task_id, self.train_set)
             self.source = {"train": str(train_file), "test": str(test_file)}
-        elif HUB_NAME.match(self.path) and self.path.count("/") <= 1 and not self.path.startswith("."):
-            train, test = load_hub(self.path, task_id, train_set, cache_dir)
+            return load_babi_file(train_file, cache_dir), load_babi_file(test_file, cache_dir)
+        if HUB_NAME.match(self.path) and self.path.count("/") <= 1 and not self.path.startswith("."):
             self.source = {"hub": self.path}
-        else:
-            raise UserError(f"task.path={self.path}: no such file or folder")
+            return load_hub(self.path, self.task_id, self.train_set, cache_dir)
+        raise UserError(f"task.path={self.path}: no such file or folder")
 
-        # Vocabulary from the training data only; test words never seen in training become <unk>.
-        vocab = sorted({w for r in train for s in [*r["context"], r["question"]] for w in words(s)}
-                       | set(train["answer"]))
-        self.words = [PAD, UNK] + vocab
-        self.index = {w: i for i, w in enumerate(self.words)}
-        # Hold out the last stories of the training file for validation (bAbI has no validation split).
-        stories = train["story"]
-        cut = max(stories) + 1 - max(1, round((max(stories) + 1) * validation_fraction))
-        self.train = self._encode([r for r in train if r["story"] < cut])
-        self.valid = self._encode([r for r in train if r["story"] >= cut])
-        self.test = self._encode(list(test))
-        self.validation_fraction = validation_fraction
-        fits = int((self.train["count"] <= length).sum())
-        if fits == 0:
-            raise UserError(f"task.length={length}: no training question fits in {length} tokens; the shortest "
-                            f"has {int(self.train['count'].min())}. Raise task.length.")
-        self._fitting = torch.nonzero(self.train["count"] <= length)[:, 0]
+    def _sentence_ids(self, text: str) -> list[int]:
+        if text not in self._ids:  # bAbI repeats its sentences a great deal
+            self._ids[text] = [self.index.get(w, 1) for w in words(text)]
+        return self._ids[text]
 
-    def _encode(self, records: list[dict]) -> dict[str, Tensor]:
-        """Left-padded token rows (N, longest), token counts, answer ids and support offsets."""
-        rows = [[self.index.get(w, 1) for s in [*r["context"], r["question"]] for w in words(s)] for r in records]
-        width = max((len(r) for r in rows), default=1)
+    def _fit(self, record: dict, split: str) -> tuple[list[int], bool, bool]:
+        """(tokens, lost a statement, lost a supporting one): the question after its most recent statements that fit."""
+        question = self._sentence_ids(record["question"])
+        if len(question) > self.length:
+            raise UserError(f"task.length={self.length} is too short for bAbI: the question at "
+                            f"{self.source.get(split, self.path)}:{record['line']} alone has {len(question)} tokens")
+        ids = record["context_ids"]
+        keep = len(ids) if self.max_sentences is None else min(len(ids), self.max_sentences)
+        sentences = [self._sentence_ids(s) for s in record["context"][len(ids) - keep:]]
+        room = self.length - len(question)
+        while sentences and sum(map(len, sentences)) > room:
+            sentences.pop(0)
+        first_kept = ids[len(ids) - len(sentences)] if sentences else None
+        lost_support = any(first_kept is None or s < first_kept for s in record["supporting"])
+        return [t for s in sentences for t in s] + question, len(sentences) < len(ids), lost_support
+
+    def _encode(self, records: list[dict], split: str, cut: bool) -> dict[str, Tensor]:
+        """Left-padded token rows, full token counts, answer ids, support offsets, and what the cut lost.
+
+        ``cut``: each story keeps its most recent statements that fit (rows of exactly ``length``); else whole.
+        """
+        rows, lost, lost_support = [], [], []
+        for r in records:
+            if cut:
+                tokens, dropped, dropped_support = self._fit(r, split)
+            else:
+                tokens = [t for s in [*r["context"], r["question"]] for t in self._sentence_ids(s)]
+                dropped = dropped_support = False
+            rows.append(tokens)
+            lost.append(dropped)
+            lost_support.append(dropped_support)
+        width = self.length if cut else max((len(r) for r in rows), default=1)
         tokens = torch.zeros(len(rows), width, dtype=torch.long)
         for i, r in enumerate(rows):
             tokens[i, width - len(r):] = torch.tensor(r, dtype=torch.long)
-        return {"tokens": tokens, "count": torch.tensor([len(r) for r in rows], dtype=torch.long),
+        full = [sum(len(self._sentence_ids(s)) for s in [*r["context"], r["question"]]) for r in records]
+        return {"tokens": tokens, "count": torch.tensor(full, dtype=torch.long),
                 "answer": torch.tensor([self.index.get(r["answer"], 1) for r in records], dtype=torch.long),
-                "support": torch.tensor([r["support_offset"] for r in records], dtype=torch.long)}
-
-    @property
-    def num_tokens(self) -> int:
-        return len(self.words)
-
-    def token_names(self) -> list[str]:
-        return list(self.words)
+                "support": torch.tensor([r["support_offset"] for r in records], dtype=torch.long),
+                "lost": torch.tensor(lost, dtype=torch.bool), "lost_support": torch.tensor(lost_support, dtype=torch.bool)}
 
     def sequence_length(self, length: int) -> int:
         return length
+
+    def in_training_range(self, length: int) -> bool:
+        # Training reads every story, cut to `length` tokens: shorter stories are inside the range.
+        return length <= self.length
 
     def _batch(self, data: dict[str, Tensor], which: Tensor, length: int) -> tuple[Tensor, Tensor]:
         tokens = data["tokens"][which]
@@ -283,12 +281,9 @@ class BabiTask(Task):
         return inputs, targets
 
     def sample(self, batch_size: int, length: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
-        """Training questions of at most ``length`` tokens, drawn with replacement, left-padded to ``length``."""
-        fitting = self._fitting if length == self.length else torch.nonzero(self.train["count"] <= length)[:, 0]
-        if len(fitting) == 0:
-            raise UserError(f"no bAbI training question fits in {length} tokens")
-        pick = torch.randint(0, len(fitting), (batch_size,), generator=generator, device=generator.device)
-        inputs, targets = self._batch(self.train, fitting[pick.cpu()], length)
+        """Training questions drawn with replacement, each story cut as in ``_fit`` (``length``: the training length)."""
+        pick = torch.randint(0, len(self.train["count"]), (batch_size,), generator=generator, device=generator.device)
+        inputs, targets = self._batch(self.train, pick.cpu(), length)
         return inputs.to(generator.device), targets.to(generator.device)
 
     def _fixed(self, data: dict[str, Tensor], mask: Tensor, length: int, size: int, salt: int) -> EvalSet:
@@ -300,45 +295,33 @@ class BabiTask(Task):
         return EvalSet(length, inputs, targets, {"support_distance": power_of_two_bin(data["support"][which])})
 
     def validation_set(self, size: int) -> EvalSet:
-        """Held-out training stories whose questions fit in the training length."""
-        return self._fixed(self.valid, self.valid["count"] <= self.length, self.length, size, salt=0)
+        """The held-out training stories' questions (a seeded subset of ``size`` if there are more), cut as in training."""
+        return self._fixed(self.valid, torch.ones_like(self.valid["lost"]), self.length, size, salt=0)
 
     def eval_set(self, length: int, size: int, salt: int = 1) -> EvalSet:
-        """Test questions of length/2 < tokens <= length (a story-length bucket), padded to ``length``."""
+        """Whole test stories of length/2 < tokens <= length (a story-length bucket), padded to ``length``."""
         check_positive("evaluation length", length)
         count = self.test["count"]
         return self._fixed(self.test, (count > length // 2) & (count <= length), length, size, salt)
 
     @torch.no_grad()
     def extra_metrics(self, model: torch.nn.Module, batch_size: int = 128) -> dict:
-        """Accuracy on the whole test file (in power-of-two length buckets, each padded to its top)."""
-        limit = getattr(model, "max_positions", None)
-        count = self.test["count"]
-        hits = total = hits_in = total_in = skipped = 0
-        top = 1
-        while top < int(count.max()):
-            top *= 2
-        edges = [0] + [2 ** k for k in range(top.bit_length())]
-        for lo, hi in zip(edges[:-1], edges[1:]):
-            mask = (count > lo) & (count <= hi)
-            n = int(mask.sum())
-            if n == 0:
-                continue
-            if limit is not None and hi > limit:
-                skipped += n
-                continue
-            # Within the training length, pad to exactly the training length as in training.
-            pad = self.length if hi <= self.length else hi
-            acc = evaluate_set(model, self._fixed(self.test, mask, pad, n, salt=5), batch_size)["seq_acc"]
-            hits, total = hits + acc * n, total + n
-            if hi <= self.length:
-                hits_in, total_in = hits_in + acc * n, total_in + n
-        return {"test_acc": hits / total if total else None, "test_questions": total,
-                "test_acc_in_train_range": hits_in / total_in if total_in else None,
-                "test_questions_in_train_range": total_in, "test_questions_too_long_for_model": skipped,
-                "train_questions": len(self.train["count"]), "train_questions_fitting": len(self._fitting)}
+        """Accuracy on every question of the test file, each story cut as in training (the published protocol)."""
+        n = len(self.test_cut["count"])
+        scores = evaluate_set(model, self._fixed(self.test_cut, torch.ones_like(self.test_cut["lost"]), self.length,
+                                                 n, salt=5), batch_size)
+        return {"test_acc": scores["seq_acc"], "test_questions": n,
+                "test_acc_by_support_distance": scores["by"].get("support_distance", {}),
+                **self._cut_shares(self.test_cut, "test")}
+
+    @staticmethod
+    def _cut_shares(data: dict[str, Tensor], split: str) -> dict[str, float]:
+        return {f"{split}_truncated_share": float(data["lost"].float().mean()),
+                f"{split}_support_lost_share": float(data["lost_support"].float().mean())}
 
     def describe(self) -> dict:
         return {**super().describe(), "path": self.path, "task_id": self.task_id, "train_set": self.train_set,
-                "source": self.source, "train_questions": len(self.train["count"]),
-                "train_questions_fitting": len(self._fitting), "test_questions": len(self.test["count"])}
+                "source": self.source, "max_sentences": self.max_sentences,
+                "validation_fraction": self.validation_fraction, "train_questions": len(self.train["count"]),
+                "validation_questions": len(self.valid["count"]), "test_questions": len(self.test["count"]),
+                **self._cut_shares(self.train, "train"), **self._cut_shares(self.test_cut, "test")}

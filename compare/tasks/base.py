@@ -7,10 +7,14 @@ One batch shape for every task keeps the rest generic: copy scores the answer ha
 last position, language modelling scores every position. A sample's "length" is the task's own
 difficulty knob (copy: number of symbols to copy); ``sequence_length(length)`` says how many
 tokens that makes, so a model with a bounded context can tell in advance whether it fits.
+
+Training lengths: each training batch has one length, drawn uniformly from [min_length, length]
+(``draw_length``); the validation sets cover that range in equal shares (``validation_lengths``).
 """
 
 from __future__ import annotations
 
+import random
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
@@ -21,6 +25,9 @@ from compare.errors import UserError
 
 #: Target value for positions that are not scored (the default ignore_index of cross_entropy).
 IGNORE = -100
+#: At most this many lengths in a validation set over a range: each length is its own batch, and many tiny
+#: batches make every validation slow; 16 evenly spaced lengths still cover the range.
+MAX_VALIDATION_LENGTHS = 16
 
 
 @dataclass
@@ -40,10 +47,16 @@ class Task(ABC):
     #: Short name used in run directories, results and reports.
     name: str = "task"
 
-    def __init__(self, length: int, seed: int = 0) -> None:
+    def __init__(self, length: int, seed: int = 0, min_length: int | None = None, smallest: int = 1) -> None:
         check_positive("task.length", length)
         self.length = int(length)
         self.seed = int(seed)
+        self.smallest = int(smallest)
+        if length < smallest:
+            raise UserError(f"task.length={length} is not accepted: {self.name} needs a length >= {smallest}")
+        # Training draws one length per batch from [min_length, length]; None: from the smallest length it supports.
+        self.min_length = check_length_range(min_length if min_length is not None else smallest, self.length,
+                                             smallest, self.name)
 
     # --- what every task defines -------------------------------------------------------------
     @property
@@ -68,8 +81,36 @@ class Task(ABC):
         return [str(i) for i in range(self.num_tokens)]
 
     # --- shared behaviour ----------------------------------------------------------------------
+    def draw_length(self, step_seed: int) -> int:
+        """The length of the training batch whose generator is seeded with ``step_seed`` (uniform over the range).
+
+        Drawn on the host from the seed itself, so it needs no device sync and batch k stays a function of (seed, k).
+        """
+        if self.min_length == self.length:
+            return self.length
+        return random.Random(step_seed).randint(self.min_length, self.length)
+
+    def in_training_range(self, length: int) -> bool:
+        """Whether training batches were drawn at ``length``."""
+        return self.min_length <= length <= self.length
+
+    def validation_lengths(self, size: int) -> list[tuple[int, int]]:
+        """(length, samples) of the validation set: up to MAX_VALIDATION_LENGTHS lengths evenly spaced over the
+        training range (both ends included), with equal shares of ``size`` (the remainder to the longest)."""
+        span = [n for n in range(self.min_length, self.length + 1) if self.supports(n)]
+        k = min(len(span), MAX_VALIDATION_LENGTHS, size)
+        picks = sorted({span[round(i * (len(span) - 1) / (k - 1))] for i in range(k)}) if k > 1 else [self.length]
+        share, extra = divmod(size, len(picks))
+        return [(n, share + (i >= len(picks) - extra)) for i, n in enumerate(picks)]
+
+    def validation_sets(self, size: int) -> list[EvalSet]:
+        """The fixed validation sets, one per length of ``validation_lengths`` (each batch has one length)."""
+        if self.min_length == self.length:
+            return [self.validation_set(size)]
+        return [self.eval_set(n, count, salt=0) for n, count in self.validation_lengths(size)]
+
     def validation_set(self, size: int) -> EvalSet:
-        """The fixed validation set at the training length (the same for every run with this seed)."""
+        """The fixed validation set at the longest training length (the same for every run with this seed)."""
         return self.eval_set(self.length, size, salt=0)
 
     def eval_set(self, length: int, size: int, salt: int = 1) -> EvalSet:
@@ -96,7 +137,7 @@ class Task(ABC):
 
     def describe(self) -> dict:
         """The task's settings, for results rows."""
-        return {"name": self.name, "length": self.length, "num_tokens": self.num_tokens}
+        return {"name": self.name, "length": self.length, "min_length": self.min_length, "num_tokens": self.num_tokens}
 
 
 def stream_seed(seed: int, step: int, length: int = 0) -> int:
@@ -110,3 +151,16 @@ def check_positive(what: str, value, minimum: int = 1) -> None:
     """Raise a UserError naming ``what`` unless ``value`` is an integer >= ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise UserError(f"{what}={value!r} is not accepted: it must be an integer >= {minimum}")
+
+
+def check_length_range(min_length, length: int, smallest: int, task: str) -> int:
+    """``min_length`` if it is an integer in [smallest, length], else a UserError naming both ends."""
+    if isinstance(min_length, bool) or not isinstance(min_length, int):
+        raise UserError(f"task.min_length={min_length!r} is not accepted: it must be an integer")
+    if min_length > length:
+        raise UserError(f"task.min_length={min_length} is above task.length={length}: training lengths are drawn "
+                        f"from [task.min_length, task.length]")
+    if min_length < smallest:
+        raise UserError(f"task.min_length={min_length} is below {smallest}, the shortest length {task} supports: "
+                        f"it must be in [{smallest}, task.length={length}]")
+    return int(min_length)

@@ -16,32 +16,30 @@ import torch
 from torch import Tensor
 
 from compare.evaluation import evaluate_set
-from compare.tasks.base import IGNORE, Task, check_positive
+from compare.tasks.base import IGNORE, check_positive
+from compare.tasks.symbols import SymbolTask
 
 
-class CopyMemoryTask(Task):
+class CopyMemoryTask(SymbolTask):
     """K symbols from an alphabet, a gap of T blanks ending in a delimiter, then recall the K symbols."""
 
     name = "copy_memory"
+    specials = ("_", ":")
 
-    def __init__(self, length: int = 20, num_symbols: int = 10, alphabet: int = 8, seed: int = 0) -> None:
-        super().__init__(length, seed)
+    def __init__(self, length: int = 20, num_symbols: int = 10, alphabet: int = 8, seed: int = 0,
+                 min_length: int | None = None) -> None:
         check_positive("task.num_symbols", num_symbols)
-        check_positive("task.alphabet", alphabet, minimum=2)
+        super().__init__(length, alphabet, "alphabet", seed, min_length)
         self.num_symbols, self.alphabet = num_symbols, alphabet
-        self.blank, self.delim = alphabet, alphabet + 1  # symbols are 0..alphabet-1
-
-    @property
-    def num_tokens(self) -> int:
-        return self.alphabet + 2
+        self.blank, self.delim = self.special_id("_"), self.special_id(":")
 
     def sequence_length(self, length: int) -> int:
         return length + 2 * self.num_symbols
 
     def sample(self, batch_size: int, length: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
-        device, k = generator.device, self.num_symbols
-        symbols = torch.randint(0, self.alphabet, (batch_size, k), generator=generator, device=device)
-        inputs = torch.full((batch_size, length + 2 * k), self.blank, dtype=torch.long, device=device)
+        k = self.num_symbols
+        symbols = self.random_symbols(batch_size, k, generator)
+        inputs = self.constant(batch_size, length + 2 * k, self.blank, generator.device)
         inputs[:, :k] = symbols
         inputs[:, length + k - 1] = self.delim
         targets = torch.full_like(inputs, IGNORE)
@@ -62,9 +60,5 @@ class CopyMemoryTask(Task):
             "beats_baseline": per_position < self.baseline_loss(self.length),
         }
 
-    def token_names(self) -> list[str]:
-        return [str(i) for i in range(self.alphabet)] + ["_", ":"]
-
     def describe(self) -> dict:
-        return {**super().describe(), "num_symbols": self.num_symbols, "alphabet": self.alphabet,
-                "baseline_loss": self.baseline_loss(self.length)}
+        return {**super().describe(), "num_symbols": self.num_symbols, "baseline_loss": self.baseline_loss(self.length)}

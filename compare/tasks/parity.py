@@ -22,8 +22,8 @@ class ParityTask(Task):
 
     name = "parity"
 
-    def __init__(self, length: int = 16, scored: str = "all", seed: int = 0) -> None:
-        super().__init__(length, seed)
+    def __init__(self, length: int = 16, scored: str = "all", seed: int = 0, min_length: int | None = None) -> None:
+        super().__init__(length, seed, min_length)
         if scored not in SCORED:
             raise UserError(f"task.scored={scored!r} is not accepted; choose one of {list(SCORED)}")
         # "all" supervises every prefix, so one training length teaches every shorter length too.

@@ -6,10 +6,14 @@ A story of ``length`` tokens is F = length // 4 four-token sentences ("cat drank
 "mary went kitchen ."), after length % 4 filler tokens, so every length is exact. The question
 "who drank water ?" (answer: the agent) or "what cat drank ?" (answer: the object) follows; the
 model answers at the "?" position, the only scored position. Exactly one fact (the *deciding*
-fact) answers it: every other sentence that matches the question is either an earlier fact the
-deciding one overwrites ("later the dog drank the water": the latest fact wins) or is rewritten so
-it does not match. Distractor facts share one of the question's words or the answer word, so the
-answer needs binding (which agent goes with which verb and object), not counting words.
+fact) answers it; any other sentence that happens to match the question is rewritten so it does not.
+
+By default the other facts are random, as in the seed's "the dog drank water": the question is a
+lookup of one fact at some distance. Two knobs make it a harder, different task: distractor facts
+(``num_distractors``) share one of the question's words or the answer word with the deciding fact,
+so the answer needs binding (which agent goes with which verb and object), not spotting a word; and
+overwrites (``overwrite_prob``) put an earlier fact with the same question and another answer
+before the deciding one ("later the dog drank the water": the latest fact wins).
 
 Accuracy is also reported against the distance from the deciding fact to the question (key
 "fact_distance": tokens from the start of the fact to the question, in power-of-two bins named
@@ -19,6 +23,7 @@ by their lower edge).
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -26,17 +31,53 @@ from torch import Tensor
 
 from compare.errors import UserError
 from compare.tasks.assoc_recall import power_of_two_bin
-from compare.tasks.base import IGNORE, Task, check_positive, stream_seed
+from compare.tasks.babi_format import WordTask, babi_line
+from compare.tasks.base import IGNORE, check_positive, stream_seed
 
 SPECIALS = ["·", ".", "?", "who", "what", "went"]
 FILL, DOT, QMARK, WHO, WHAT, WENT = range(len(SPECIALS))
 POSITIONS = ("random", "start", "end", "distance")
 QUESTIONS = ("who", "what")
 SENTENCE = 4  # tokens per sentence and per question
+AGENT, VERB, OBJECT = range(3)  # columns of a fact
 
 
-class QATask(Task):
-    """Stories of exact token length with one deciding fact, distractors, overwrites and a one-word answer."""
+@dataclass
+class Draft:
+    """One batch of stories while it is built: the facts (word indices within each class) and their roles."""
+
+    facts: Tensor      # (b, f, 3) agent, verb, object
+    is_place: Tensor   # (b, f) rendered as "<agent> went <place> ." (never matches a question)
+    place: Tensor      # (b, f) the place of such a sentence
+    decide: Tensor     # (b,) index of the deciding fact
+    qtype: Tensor      # (b,) 0: who (key verb, object; answer agent), 1: what (key agent, verb; answer object)
+    cols: Tensor       # (b, 3) the two key columns and the answer column of each row's question
+    key: Tensor        # (b, 3) the deciding fact
+    special: Tensor    # (b, f) the deciding fact and the fact it overwrites: kept as they are
+    distract: Tensor | None = None  # (b, f) distractor facts
+    shares: Tensor | None = None    # (b, f) the column a distractor shares: 0, 1 key words, 2 the answer word
+
+
+class Draws:
+    """Random draws on one generator and device."""
+
+    def __init__(self, generator: torch.Generator) -> None:
+        self.g, self.dev = generator, generator.device
+
+    def uniform(self, shape) -> Tensor:
+        return torch.rand(shape, generator=self.g, device=self.dev)
+
+    def below(self, high, shape) -> Tensor:
+        """Integers in [0, high) (``high`` may be a tensor broadcast over ``shape``)."""
+        return (self.uniform(shape) * high).long()
+
+    def other_than(self, x: Tensor, n: Tensor) -> Tensor:
+        """A value of the same class that differs from x (n values in the class)."""
+        return (x + 1 + self.below(n - 1, x.shape)) % n
+
+
+class QATask(WordTask):
+    """Stories of exact token length with one deciding fact and a one-word answer (distractors and overwrites opt-in)."""
 
     name = "qa"
 
@@ -44,20 +85,14 @@ class QATask(Task):
                  verbs=("drank", "ate", "took", "dropped", "found"),
                  objects=("water", "milk", "apple", "bread", "ball", "key", "book", "box"),
                  places=("kitchen", "garden", "office", "hallway", "bedroom", "bathroom"),
-                 fact_position: str = "random", fact_distance: int = 0, num_distractors: int = 2,
-                 overwrite_prob: float = 0.25, place_prob: float = 0.25, questions=("who", "what"),
-                 seed: int = 0) -> None:
-        super().__init__(length, seed)
+                 fact_position: str = "random", fact_distance: int = 0, num_distractors: int = 0,
+                 overwrite_prob: float = 0.0, place_prob: float = 0.25, questions=("who", "what"),
+                 seed: int = 0, min_length: int | None = None) -> None:
         if length < SENTENCE:
             raise UserError(f"task.length={length} is too short for a qa story: it needs at least {SENTENCE} tokens")
+        super().__init__(length, seed, min_length, smallest=SENTENCE)  # at least one sentence
         self.agents, self.verbs, self.objects, self.places = (list(w) for w in (agents, verbs, objects, places))
-        for what, words in (("agents", self.agents), ("verbs", self.verbs), ("objects", self.objects)):
-            if len(words) < 2:
-                raise UserError(f"task.{what} needs at least 2 words (distractors must differ); got {words}")
-        words = SPECIALS + self.agents + self.verbs + self.objects + self.places
-        if len(set(words)) != len(words):
-            raise UserError("task.agents/verbs/objects/places must be distinct words, also from "
-                            f"the reserved {SPECIALS}")
+        self.words = self._check_words()
         if fact_position not in POSITIONS:
             raise UserError(f"task.fact_position={fact_position!r} is not accepted; choose one of {list(POSITIONS)}")
         check_positive("task.fact_distance", fact_distance, minimum=0)
@@ -73,22 +108,26 @@ class QATask(Task):
         self.fact_position, self.fact_distance = fact_position, int(fact_distance)
         self.num_distractors = int(num_distractors)
         self.overwrite_prob, self.place_prob = float(overwrite_prob), float(place_prob)
-        self.words = words
         # First token id of each word class.
         self.agent0 = len(SPECIALS)
         self.verb0 = self.agent0 + len(self.agents)
         self.object0 = self.verb0 + len(self.verbs)
         self.place0 = self.object0 + len(self.objects)
 
+    def _check_words(self) -> list[str]:
+        """The vocabulary: specials, then agents, verbs, objects and places, all distinct."""
+        # Answers must be able to differ (agents, objects); one verb is the seed's "who drank X ?" alone.
+        for what, words, least in (("agents", self.agents, 2), ("verbs", self.verbs, 1), ("objects", self.objects, 2)):
+            if len(words) < least:
+                raise UserError(f"task.{what} needs at least {least} word(s) (other facts must differ); got {words}")
+        words = SPECIALS + self.agents + self.verbs + self.objects + self.places
+        if len(set(words)) != len(words):
+            raise UserError("task.agents/verbs/objects/places must be distinct words, also from "
+                            f"the reserved {SPECIALS}")
+        return words
+
     def supports(self, length: int) -> bool:
         return length >= SENTENCE  # at least one sentence
-
-    @property
-    def num_tokens(self) -> int:
-        return len(self.words)
-
-    def token_names(self) -> list[str]:
-        return list(self.words)
 
     def sequence_length(self, length: int) -> int:
         return length + SENTENCE
@@ -96,22 +135,22 @@ class QATask(Task):
     def sample(self, batch_size: int, length: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         if length < SENTENCE:
             raise UserError(f"a qa story needs at least {SENTENCE} tokens; asked for {length}")
-        g, dev, b, f = generator, generator.device, batch_size, length // SENTENCE
-        sizes = torch.tensor([len(self.agents), len(self.verbs), len(self.objects)], device=dev)
-        rows = torch.arange(b, device=dev)
+        draws = Draws(generator)
+        draft = self._draw_story(draws, batch_size, length // SENTENCE)
+        self._add_overwrites(draws, draft)
+        self._add_distractors(draws, draft)
+        self._unmatch_other_facts(draws, draft)
+        return self._render(draft, length)
 
-        def rand_int(high, shape):
-            return (torch.rand(shape, generator=g, device=dev) * high).long()
+    def _class_sizes(self, device) -> Tensor:
+        return torch.tensor([len(self.agents), len(self.verbs), len(self.objects)], device=device)
 
-        def shifted(x, n):
-            """A value of the same class that differs from x (n values in the class)."""
-            return (x + 1 + rand_int(n - 1, x.shape)) % n
-
-        facts = rand_int(sizes, (b, f, 3))  # columns: agent, verb, object (indices within each class)
-        is_place = torch.rand(b, f, generator=g, device=dev) < self.place_prob
-        place = rand_int(max(1, len(self.places)), (b, f))
-
-        # Which fact decides the answer.
+    def _draw_story(self, draws: Draws, b: int, f: int) -> Draft:
+        """Random facts, which of them are place sentences, the deciding fact and the question asked of it."""
+        dev = draws.dev
+        facts = draws.below(self._class_sizes(dev), (b, f, 3))
+        is_place = draws.uniform((b, f)) < self.place_prob
+        place = draws.below(max(1, len(self.places)), (b, f))
         if self.fact_position == "start":
             decide = torch.zeros(b, dtype=torch.long, device=dev)
         elif self.fact_position == "end":
@@ -119,68 +158,80 @@ class QATask(Task):
         elif self.fact_position == "distance":
             decide = torch.full((b,), max(0, f - 1 - self.fact_distance), dtype=torch.long, device=dev)
         else:
-            decide = rand_int(f, (b,))
-        # who: key columns (verb, object), answer column agent. what: key (agent, verb), answer object.
-        qtype = torch.tensor([QUESTIONS.index(q) for q in self.questions], device=dev)[rand_int(len(self.questions), (b,))]
-        key_a = torch.where(qtype == 0, 1, 0)
-        key_b = torch.where(qtype == 0, 2, 1)
-        ans_c = torch.where(qtype == 0, 0, 2)
-        cols = torch.stack([key_a, key_b, ans_c], 1)  # (b, 3)
-        key = facts[rows, decide]  # (b, 3)
+            decide = draws.below(f, (b,))
+        asked = torch.tensor([QUESTIONS.index(q) for q in self.questions], device=dev)
+        qtype = asked[draws.below(len(self.questions), (b,))]
+        cols = torch.stack([torch.where(qtype == 0, VERB, AGENT), torch.where(qtype == 0, OBJECT, VERB),
+                            torch.where(qtype == 0, AGENT, OBJECT)], 1)
+        rows = torch.arange(b, device=dev)
         is_place[rows, decide] = False
-
-        # An earlier fact with the same key and another answer, which the deciding fact overwrites.
-        over = (torch.rand(b, generator=g, device=dev) < self.overwrite_prob) & (decide > 0)
-        older = rand_int(decide.clamp(min=1), (b,))
-        ans_val = key.gather(1, ans_c[:, None])[:, 0]
-        older_fact = key.clone()
-        older_fact.scatter_(1, ans_c[:, None], shifted(ans_val, sizes[ans_c])[:, None])
-        facts[rows[over], older[over]] = older_fact[over]
-        is_place[rows[over], older[over]] = False
-
-        # Distractors: other facts sharing one key word (or the answer word) with the deciding fact.
         special = torch.zeros(b, f, dtype=torch.bool, device=dev)
         special[rows, decide] = True
-        special[rows[over], older[over]] = True
-        order = torch.rand(b, f, generator=g, device=dev).masked_fill(special, 2.0).argsort(1).argsort(1)
-        distract = (order < self.num_distractors) & ~special
-        is_place &= ~distract
-        shares = rand_int(3, (b, f))  # 0: first key word, 1: second key word, 2: answer word
-        share_col = cols.gather(1, shares)
-        facts.scatter_(2, share_col[..., None],
-                       torch.where(distract[..., None], key.gather(1, share_col)[..., None],
-                                   facts.gather(2, share_col[..., None])))
+        return Draft(facts, is_place, place, decide, qtype, cols, facts[rows, decide], special)
 
-        # No other fact may match the question: rewrite a key word of any accidental match.
-        ka, kb = cols[:, 0:1].expand(b, f), cols[:, 1:2].expand(b, f)
-        match = ((facts.gather(2, ka[..., None])[..., 0] == key.gather(1, cols[:, 0:1]))
-                 & (facts.gather(2, kb[..., None])[..., 0] == key.gather(1, cols[:, 1:2]))
-                 & ~is_place & ~special)
-        # Keep the shared word of a distractor; rewrite the other key word.
-        fix_col = torch.where(distract & (shares == 1), ka, kb)
-        old = facts.gather(2, fix_col[..., None])[..., 0]
-        new = shifted(old, sizes[fix_col])
-        facts.scatter_(2, fix_col[..., None], torch.where(match, new, old)[..., None])
+    def _add_overwrites(self, draws: Draws, d: Draft) -> None:
+        """With overwrite_prob, an earlier fact with the same key and another answer, which the deciding fact overwrites."""
+        b = len(d.decide)
+        rows = torch.arange(b, device=draws.dev)
+        over = (draws.uniform(b) < self.overwrite_prob) & (d.decide > 0)
+        older = draws.below(d.decide.clamp(min=1), (b,))
+        ans_c = d.cols[:, 2]
+        older_fact = d.key.clone()
+        older_fact.scatter_(1, ans_c[:, None],
+                            draws.other_than(d.key.gather(1, ans_c[:, None])[:, 0], self._class_sizes(draws.dev)[ans_c])[:, None])
+        d.facts[rows[over], older[over]] = older_fact[over]
+        d.is_place[rows[over], older[over]] = False
+        d.special[rows[over], older[over]] = True
 
-        offsets = torch.tensor([self.agent0, self.verb0, self.object0], device=dev)
-        tok = facts + offsets
+    def _add_distractors(self, draws: Draws, d: Draft) -> None:
+        """num_distractors other facts per story that share one key word (or the answer word) with the deciding fact."""
+        b, f = d.special.shape
+        order = draws.uniform((b, f)).masked_fill(d.special, 2.0).argsort(1).argsort(1)
+        d.distract = (order < self.num_distractors) & ~d.special
+        d.is_place &= ~d.distract
+        d.shares = draws.below(3, (b, f))
+        col = d.cols.gather(1, d.shares)[..., None]
+        shared = torch.where(d.distract[..., None], d.key.gather(1, col[..., 0])[..., None], d.facts.gather(2, col))
+        d.facts.scatter_(2, col, shared)
+
+    def _unmatch_other_facts(self, draws: Draws, d: Draft) -> None:
+        """No fact but the deciding one (and the one it overwrites) may match the question: rewrite a key word."""
+        b, f = d.special.shape
+        ka, kb = d.cols[:, 0:1].expand(b, f), d.cols[:, 1:2].expand(b, f)
+        match = ((d.facts.gather(2, ka[..., None])[..., 0] == d.key.gather(1, d.cols[:, 0:1]))
+                 & (d.facts.gather(2, kb[..., None])[..., 0] == d.key.gather(1, d.cols[:, 1:2]))
+                 & ~d.is_place & ~d.special)
+        # Keep the shared word of a distractor; rewrite the other key word (a class of one word cannot be rewritten).
+        sizes = self._class_sizes(draws.dev)
+        fix_col = torch.where(d.distract & (d.shares == 1), ka, kb)
+        fix_col = torch.where(sizes[fix_col] > 1, fix_col, ka + kb - fix_col)
+        old = d.facts.gather(2, fix_col[..., None])[..., 0]
+        new = draws.other_than(old, sizes[fix_col])
+        d.facts.scatter_(2, fix_col[..., None], torch.where(match, new, old)[..., None])
+
+    def _render(self, d: Draft, length: int) -> tuple[Tensor, Tensor]:
+        """Token rows: filler, the sentences, the question; the answer is the target at the last position."""
+        b, f = d.special.shape
+        offsets = torch.tensor([self.agent0, self.verb0, self.object0], device=d.facts.device)
+        tok = d.facts + offsets
         sentence = torch.stack([
-            tok[..., 0],
-            torch.where(is_place, torch.full_like(tok[..., 1], WENT), tok[..., 1]),
-            torch.where(is_place, self.place0 + place, tok[..., 2]),
-            torch.full_like(tok[..., 0], DOT),
+            tok[..., AGENT],
+            torch.where(d.is_place, torch.full_like(tok[..., VERB], WENT), tok[..., VERB]),
+            torch.where(d.is_place, self.place0 + d.place, tok[..., OBJECT]),
+            torch.full_like(tok[..., AGENT], DOT),
         ], dim=2).reshape(b, f * SENTENCE)
-        key_tok = key + offsets
+        key_tok = d.key + offsets
+        who = d.qtype == 0
         question = torch.stack([
-            torch.where(qtype == 0, WHO, WHAT),
-            torch.where(qtype == 0, key_tok[:, 1], key_tok[:, 0]),
-            torch.where(qtype == 0, key_tok[:, 2], key_tok[:, 1]),
-            torch.full_like(qtype, QMARK),
+            torch.where(who, WHO, WHAT),
+            torch.where(who, key_tok[:, VERB], key_tok[:, AGENT]),
+            torch.where(who, key_tok[:, OBJECT], key_tok[:, VERB]),
+            torch.full_like(d.qtype, QMARK),
         ], dim=1)
-        fill = torch.full((b, length % SENTENCE), FILL, dtype=torch.long, device=dev)
+        fill = torch.full((b, length % SENTENCE), FILL, dtype=torch.long, device=d.facts.device)
         inputs = torch.cat([fill, sentence, question], dim=1)
         targets = torch.full_like(inputs, IGNORE)
-        targets[:, -1] = key_tok.gather(1, ans_c[:, None])[:, 0]
+        targets[:, -1] = key_tok.gather(1, d.cols[:, 2:3])[:, 0]
         return inputs, targets
 
     def deciding_fact(self, inputs: Tensor, length: int) -> tuple[Tensor, Tensor]:
@@ -207,12 +258,10 @@ class QATask(Task):
         lines = []
         for row, target, fact in zip(inputs.tolist(), targets[:, -1].tolist(), idx.tolist()):
             story = row[length % SENTENCE:length]
-            n = 0
-            for s in range(0, len(story), SENTENCE):
-                n += 1
-                lines.append(f"{n} {' '.join(self.words[t] for t in story[s:s + 3])}.")
-            question = " ".join(self.words[t] for t in row[length:length + 3])
-            lines.append(f"{n + 1} {question}?\t{self.words[target]}\t{fact + 1}")
+            sentences = [" ".join(self.words[t] for t in story[s:s + 3]) + "." for s in range(0, len(story), SENTENCE)]
+            lines += [babi_line(n, text) for n, text in enumerate(sentences, start=1)]
+            question = " ".join(self.words[t] for t in row[length:length + 3]) + "?"
+            lines.append(babi_line(len(sentences) + 1, question, self.words[target], [fact + 1]))
         return "\n".join(lines) + "\n"
 
     def write_babi(self, path: str | Path, size: int, length: int | None = None, salt: int = 0) -> Path:

@@ -36,6 +36,8 @@ STDLIB_FILES = (
     "argparse.py", "json/encoder.py", "json/decoder.py", "fractions.py", "shlex.py", "glob.py",
     "fnmatch.py", "calendar.py", "difflib.py",
 )
+#: What a folder in task.files contributes: its files with these suffixes (binary files would not decode).
+TEXT_SUFFIXES = (".txt", ".md", ".rst", ".py")
 OPENERS = {ord("("): ord(")"), ord("["): ord("]"), ord("{"): ord("}")}
 CLOSERS = {v: k for k, v in OPENERS.items()}
 
@@ -47,13 +49,19 @@ def stdlib_files() -> list[str]:
 
 
 def resolve_files(files) -> list[str]:
-    """Expand globs; every name must match at least one file."""
+    """Expand globs and folders (their text files, recursively); every name must give at least one file."""
     if isinstance(files, str):
         files = [files]
     out = []
     for name in files:
         name = str(Path(name).expanduser())
-        found = sorted(glob.glob(name)) if glob.has_magic(name) else ([name] if Path(name).is_file() else [])
+        if Path(name).is_dir():
+            found = sorted(str(p) for p in Path(name).rglob("*") if p.suffix in TEXT_SUFFIXES and p.is_file())
+            if not found:
+                raise UserError(f"task.files: the folder {name} holds no text files (looked for "
+                                f"{', '.join('*' + s for s in TEXT_SUFFIXES)}, in subfolders too)")
+        else:
+            found = sorted(glob.glob(name)) if glob.has_magic(name) else ([name] if Path(name).is_file() else [])
         if not found:
             raise UserError(f"task.files: {name} matches no file")
         out.extend(found)
@@ -67,7 +75,7 @@ class TextLMTask(Task):
 
     def __init__(self, length: int = 128, files=None, validation_fraction: float = 0.1,
                  cache_dir: str | None = None, seed: int = 0) -> None:
-        super().__init__(length, seed)
+        super().__init__(length, seed, min_length=length)  # training windows are all `length` bytes
         if not 0.0 < validation_fraction < 1.0:
             raise UserError(f"task.validation_fraction={validation_fraction} must be between 0 and 1")
         self.files = resolve_files(files) if files else stdlib_files()
@@ -105,6 +113,10 @@ class TextLMTask(Task):
 
     def sequence_length(self, length: int) -> int:
         return length
+
+    def in_training_range(self, length: int) -> bool:
+        # Every position of a training window is scored, so each context up to `length` bytes was trained on.
+        return length <= self.length
 
     def _windows(self, split: str, batch_size: int, length: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
         device = generator.device

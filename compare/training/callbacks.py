@@ -11,6 +11,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from compare.errors import UserError
 from compare.evaluation import LengthResult, evaluate_ladder, ladder_lengths
 from compare.tasks.base import check_positive
+from compare.training.scored import check_choice, scored_model
 from compare.training.step_timer import StepTimer, peak_memory_mb, reset_peak_memory
 
 __all__ = ["LengthLadderCallback", "ThroughputCallback", "peak_memory_mb"]
@@ -69,13 +70,15 @@ class ThroughputCallback(L.Callback):
 
 
 class LengthLadderCallback(L.Callback):
-    """After training, accuracy at a ladder of lengths (by default ½×, 1×, 2×, 4× the training length).
+    """After training, accuracy at a ladder of lengths (by default ½×, 1×, 2×, 4× the longest training length).
 
+    Scores the weights ``checkpoint`` names (``eval.checkpoint``: the best validation checkpoint, or the
+    last step's), and marks each rung inside the training range [task.min_length, task.length].
     Logged to TensorBoard with the length as the step, so the dashboard draws accuracy against length.
     """
 
     def __init__(self, multipliers: Sequence[float] = (0.5, 1, 2, 4), lengths: Sequence[int] | None = None,
-                 num_samples: int = 256, batch_size: int = 128) -> None:
+                 num_samples: int = 256, batch_size: int = 128, checkpoint: str = "best") -> None:
         # Named by the eval/data keys users set (callbacks/default.yaml interpolates them from there).
         if any(isinstance(m, bool) or not isinstance(m, (int, float)) or m <= 0 for m in multipliers or ()):
             raise UserError(f"eval.multipliers={list(multipliers)!r} is not accepted: each must be a number > 0")
@@ -87,14 +90,24 @@ class LengthLadderCallback(L.Callback):
         self.lengths = list(lengths) if lengths else None
         self.num_samples = num_samples
         self.batch_size = batch_size
+        self.checkpoint = check_choice(checkpoint)
         self.results: list[LengthResult] = []
+        #: Which weights the results are of ({"scored_checkpoint", "scored_step"}), once evaluated.
+        self.scored: dict | None = None
 
     def on_train_end(self, trainer, pl_module) -> None:
+        # Before on_fit_end, where the dashboard callback reads the results.
         if not trainer.is_global_zero:
             return
+        model, which = scored_model(trainer, pl_module, self.checkpoint)
+        self.evaluate(trainer, model, which)
+
+    def evaluate(self, trainer, model: torch.nn.Module, which: dict) -> None:
+        """Evaluate ``model`` (the weights ``which`` describes) at every rung and log the results."""
         task = trainer.datamodule.task
         lengths = ladder_lengths(task.length, self.multipliers, self.lengths)
-        self.results = evaluate_ladder(pl_module.model, task, lengths, self.num_samples, self.batch_size)
+        self.results = evaluate_ladder(model, task, lengths, self.num_samples, self.batch_size)
+        self.scored = dict(which)
         for logger in trainer.loggers:
             if not isinstance(logger, TensorBoardLogger):
                 continue

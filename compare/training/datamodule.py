@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader, IterableDataset, TensorDataset
+from torch.utils.data import DataLoader, IterableDataset
 
 from compare.errors import UserError
-from compare.tasks.base import Task, check_positive, stream_seed
+from compare.evaluation import evaluate_set
+from compare.tasks.base import IGNORE, EvalSet, Task, check_positive, stream_seed
 
 
 def loader_generator() -> torch.Generator:
@@ -18,6 +19,8 @@ def loader_generator() -> torch.Generator:
 
 class TaskStream(IterableDataset):
     """Endless training batches; batch k is a pure function of (seed, k), so a resumed run continues the stream.
+
+    Each batch has one length, drawn uniformly from the task's training range [min_length, length].
 
     Under DDP every rank draws the same global batch of ``batch_size`` rows and keeps its own
     contiguous ``batch_size / world_size`` rows, so one run over N devices sees exactly the samples
@@ -39,8 +42,10 @@ class TaskStream(IterableDataset):
         share = self.batch_size // self.world_size
         rows = slice(self.rank * share, (self.rank + 1) * share)
         while True:
-            generator.manual_seed(stream_seed(self.seed, step, self.task.length))
-            inputs, targets = self.task.sample(self.batch_size, self.task.length, generator)
+            step_seed = stream_seed(self.seed, step, self.task.length)
+            generator.manual_seed(step_seed)
+            # One length per batch, drawn from the same per-step seed: batch k still depends on (seed, k) only.
+            inputs, targets = self.task.sample(self.batch_size, self.task.draw_length(step_seed), generator)
             yield (inputs, targets) if self.world_size == 1 else (inputs[rows], targets[rows])
             step += 1
 
@@ -75,8 +80,33 @@ class TaskDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         return DataLoader(self.train_stream(), batch_size=None, num_workers=0, generator=loader_generator())
 
-    def val_dataloader(self) -> DataLoader:
+    def validation_sets(self) -> list[EvalSet]:
+        """The fixed validation sets: ``data.val_size`` samples in equal shares over the training lengths."""
         if self._val is None:
-            self._val = self.task.validation_set(self.val_size)
-        return DataLoader(TensorDataset(self._val.inputs, self._val.targets), batch_size=self.eval_batch_size,
-                          generator=loader_generator())
+            self._val = self.task.validation_sets(self.val_size)
+        return self._val
+
+    def val_dataloader(self) -> DataLoader:
+        # Batches of one length each (no padding): the sets are cut into chunks of eval_batch_size.
+        batches = [(s.inputs[i:i + self.eval_batch_size], s.targets[i:i + self.eval_batch_size])
+                   for s in self.validation_sets() for i in range(0, len(s.inputs), self.eval_batch_size)]
+        return DataLoader(batches, batch_size=None, generator=loader_generator())
+
+    def score_validation(self, model: torch.nn.Module) -> dict:
+        """Loss, token and exact-sequence accuracy of ``model`` over the validation sets, and seq_acc by length."""
+        totals = {"tokens": 0, "rows": 0, "loss": 0.0, "token_hits": 0.0, "row_hits": 0.0}
+        by_length = {}
+        for s in self.validation_sets():
+            scores = evaluate_set(model, s, self.eval_batch_size)
+            if not scores["samples"]:
+                continue
+            tokens = int((s.targets != IGNORE).sum())
+            by_length[str(s.length)] = scores["seq_acc"]
+            totals["tokens"] += tokens
+            totals["rows"] += scores["samples"]
+            totals["loss"] += scores["loss"] * tokens
+            totals["token_hits"] += scores["token_acc"] * tokens
+            totals["row_hits"] += scores["seq_acc"] * scores["samples"]
+        tokens, rows = max(1, totals["tokens"]), max(1, totals["rows"])
+        return {"loss": totals["loss"] / tokens, "token_acc": totals["token_hits"] / tokens,
+                "seq_acc": totals["row_hits"] / rows, "by_length": by_length}

@@ -1,0 +1,71 @@
+"""eval.checkpoint: a run is scored with its best validation checkpoint (default) or its last weights."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+import torch
+
+from compare.config.build import build, build_model
+from compare.errors import UserError
+from compare.evaluation import evaluate_ladder, ladder_lengths
+from compare.train import train
+
+#: A small LSTM that learns copy of 3 symbols from 4 quickly; validated every 10 steps, at one length so
+#: Lightning's val/loss (a mean over batches) and the row's (a mean over tokens) are the same number.
+TINY = ["model=lstm", "model.param_budget=null", "model.hidden_size=32", "task.length=3", "task.min_length=3",
+        "task.vocab_size=4", "optimizer.lr=0.01", "trainer.max_steps=40", "trainer.val_check_interval=10",
+        "trainer.log_every_n_steps=10", "data.val_size=64", "eval.num_samples=64"]
+# The checkpoint callback keeps the weights of the *highest* validation loss: the least trained ones, so
+# the best checkpoint is certain to be an early step and differs from the last weights.
+WORST_IS_BEST = ["callbacks.checkpoint.monitor=val/loss", "callbacks.checkpoint.mode=max"]
+
+
+def weights_of(cfg, path: Path):
+    """The model of ``cfg`` with the weights stored in checkpoint ``path``."""
+    task = build(cfg.task)
+    model = build_model(cfg.model, vocab_size=task.num_tokens)
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    model.load_state_dict({k[len("model."):]: v for k, v in ckpt["state_dict"].items() if k.startswith("model.")})
+    return task, model, ckpt
+
+
+def ladder_scores(cfg, task, model) -> list[float]:
+    lengths = ladder_lengths(task.length, cfg.eval.multipliers, cfg.eval.lengths)
+    return [r.token_acc for r in evaluate_ladder(model, task, lengths, cfg.eval.num_samples)]
+
+
+def test_the_best_checkpoint_is_scored_not_the_last_weights(make_cfg, tmp_path):
+    cfg = make_cfg([*TINY, *WORST_IS_BEST])
+    row = train(cfg)
+    best = Path(row["scored_checkpoint"])
+    assert row["steps"] == 40 and row["scored_step"] == 10 and best.name == "best-10.ckpt" and best.is_file()
+    task, best_model, ckpt = weights_of(cfg, best)
+    # The row's validation loss is the one the checkpoint callback recorded for these weights during training.
+    recorded = ckpt["callbacks"][next(k for k in ckpt["callbacks"] if k.startswith("ModelCheckpoint{'monitor': 'val/loss'"))]
+    assert row["val_loss"] == pytest.approx(float(recorded["best_model_score"]), rel=1e-5)
+    # The ladder was evaluated with the same weights: re-evaluating them gives the row's numbers.
+    assert [r["token_acc"] for r in row["ladder"]] == pytest.approx(ladder_scores(cfg, task, best_model))
+    # last.ckpt holds the weights training ended with (the best were loaded into a copy), and they score otherwise.
+    _, last_model, last_ckpt = weights_of(cfg, tmp_path / "run" / "checkpoints" / "last.ckpt")
+    assert last_ckpt["global_step"] == 40
+    assert ladder_scores(cfg, task, last_model) != pytest.approx(ladder_scores(cfg, task, best_model))
+
+
+def test_last_weights_on_request_and_when_the_checkpoint_callback_is_off(make_cfg, tmp_path, caplog):
+    last = train(make_cfg([*TINY, *WORST_IS_BEST, "eval.checkpoint=last"], sub="last"))
+    assert last["scored_checkpoint"] == "last" and last["scored_step"] == last["steps"] == 40
+    with caplog.at_level(logging.WARNING, logger="compare"):
+        off = train(make_cfg([*TINY, "callbacks.checkpoint=null"], sub="off"))
+    assert off["scored_checkpoint"] == "last" and off["scored_step"] == 40
+    warnings = [r.getMessage() for r in caplog.records if "eval.checkpoint=best" in r.getMessage()]
+    assert len(warnings) == 1 and "callbacks.checkpoint is off" in warnings[0]
+    # Same seed, same training: scoring the last weights gives the same numbers with or without the callback.
+    assert off["val_loss"] == last["val_loss"] and off["acc_by_length"] == last["acc_by_length"]
+
+
+def test_an_unknown_choice_stops_the_run_before_training(make_cfg):
+    with pytest.raises(UserError, match=r"eval.checkpoint='worst' is not accepted; choose one of \['best', 'last'\]"):
+        train(make_cfg(["eval.checkpoint=worst", "trainer.max_steps=2"]))
