@@ -147,11 +147,20 @@ def test_every_shipped_config_passes_the_check(group, tmp_path):
     from compare.config.build import MODEL_RUN_KEYS
     from compare.config.check import check_config
 
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import open_dict
+
     options = sorted(p.stem for p in (CONF / group).glob("*.yaml"))
     assert options
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         for option in options:
-            cfg = compose("config", overrides=[f"{group}={option}", f"output_dir={tmp_path}"])
+            cfg = compose("config", overrides=[f"{group}={option}", f"output_dir={tmp_path}"],
+                          return_hydra_config=True)
+            # Presets read ${hydra:runtime.choices...}, as in a real job: set the Hydra config a job would have
+            # (without this the test passed or failed depending on which test had set it before).
+            HydraConfig.instance().set_config(cfg)
+            with open_dict(cfg):
+                del cfg["hydra"]
             check_config(cfg, extra_keys={"model": MODEL_RUN_KEYS})
 
 

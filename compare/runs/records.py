@@ -1,8 +1,10 @@
 """Find the runs under a run or sweep folder and read each one back: its results row and its curves.
 
 A run folder is one with a results.json or a Hydra job record (.hydra/config.yaml). Every run found is
-returned, whatever state it is in: finished, failed, still running (a job dir without results yet) or
-unreadable (a corrupt file, another schema) — the report lists those instead of dropping them.
+returned, whatever state it is in: finished, failed, still running (a job dir without results yet, or a row
+that says running), preempted, or unreadable (a corrupt file, another schema) — the report lists those
+instead of dropping them. Reading a sweep that is still running is safe: results.json is only ever
+replaced whole (compare.runs.atomic), and a file that vanishes or changes while it is read counts as running.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from compare.runs.results import RESULTS_FILE, read_results
 NOT_RUNS = {"report", "tb", "checkpoints", ".hydra", "lightning_logs", "__pycache__"}
 #: How deep below the given folder runs are looked for (sweep/job is 1; outputs/task/run is 2).
 MAX_DEPTH = 3
+NO_RESULTS_YET = "no results.json yet (still running, or killed before it ended)"
 
 
 @dataclass
@@ -26,7 +29,7 @@ class RunRecord:
 
     name: str
     path: Path
-    status: str  # ok | failed | diverged | running | unreadable
+    status: str  # ok | failed | diverged | running | preempted | unreadable
     row: dict | None = None
     problem: str | None = None
     val_curve: list[tuple[int, float]] = field(default_factory=list)
@@ -72,16 +75,35 @@ def load_run(path: Path, root: Path, warn=None) -> RunRecord:
     name = str(path.relative_to(root)) if path != root else path.name
     results = path / RESULTS_FILE
     if not results.is_file():
-        return RunRecord(name, path, "running", problem="no results.json yet (still running, or killed before it ended)")
+        return RunRecord(name, path, "running", problem=NO_RESULTS_YET)
     try:
         row = read_results(results)
     except UserError as e:
+        if not results.is_file():  # removed between the listing and the read (a run dir being reset)
+            return RunRecord(name, path, "running", problem=NO_RESULTS_YET)
         if warn:
             warn(str(e))
         return RunRecord(name, path, "unreadable", problem=str(e))
     record = RunRecord(name, path, row.get("status", "unreadable"), row=row, problem=row.get("error"))
     record.val_curve = read_scalar_series(path / "tb", "val/seq_acc", warn)
     return record
+
+
+#: Statuses of runs that have not ended: in a report they are counted, not compared.
+UNFINISHED = ("running", "preempted")
+
+
+def unfinished_summary(records: list[RunRecord]) -> str | None:
+    """'2 of 6 runs have not finished yet (1 running, 1 preempted): ...', or None when every run has ended."""
+    counts = {s: sum(r.status == s for r in records) for s in UNFINISHED}
+    n = sum(counts.values())
+    if not n:
+        return None
+    done = sum(r.usable for r in records)
+    parts = ", ".join(f"{c} {'still running' if s == 'running' else s}" for s, c in counts.items() if c)
+    return (f"{n} of {len(records)} run{'s' if len(records) != 1 else ''} {'have' if n != 1 else 'has'} not finished "
+            f"yet ({parts}): the findings and figures use only the {done} finished; build the report again "
+            f"when they end")
 
 
 def load_runs(root: Path, warn=None) -> list[RunRecord]:

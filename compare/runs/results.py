@@ -17,7 +17,8 @@ REQUIRED_KEYS = (
     "schema_version", "status", "model", "task", "train_length", "params", "seed", "steps",
     "val_token_acc", "val_seq_acc", "acc_by_length", "train_tokens_per_s", "wall_s", "peak_mem_mb", "config",
 )
-STATUSES = ("ok", "failed", "diverged", "running")
+#: ``preempted``: stopped by a cluster's signal with a checkpoint at ``steps``; resume=true continues it.
+STATUSES = ("ok", "failed", "diverged", "running", "preempted")
 
 
 def write_results(run_dir: str | Path, row: dict) -> Path:
@@ -37,6 +38,8 @@ def read_results(path: str | Path) -> dict:
         raise UserError(f"{path}: no such results file") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise UserError(f"{path}: not a valid results file ({e})") from None
+    except OSError as e:  # a folder of that name, no permission, an I/O error on a damaged disk
+        raise UserError(f"{path}: cannot read the results file ({e.strerror or e})") from None
     if not isinstance(row, dict):
         raise UserError(f"{path}: not a valid results file (expected a JSON object)")
     version = row.get("schema_version")
@@ -45,6 +48,9 @@ def read_results(path: str | Path) -> dict:
     missing = [k for k in REQUIRED_KEYS if k not in row]
     if missing:
         raise UserError(f"{path}: results row lacks keys {missing}")
+    if row["status"] not in STATUSES:
+        raise UserError(f"{path}: status {row['status']!r} is not one this version of compare writes "
+                        f"({', '.join(STATUSES)})")
     return row
 
 

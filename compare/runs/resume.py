@@ -2,12 +2,21 @@
 
 ``resume=false`` (the default) starts a run, and refuses a dir that already holds a finished result or a
 checkpoint, so nothing finished is overwritten by accident. ``resume=true`` keeps a finished result
-(status ``ok`` or ``diverged``: the same config and seed would give the same again), continues from
-``last.ckpt`` if there is one, and otherwise starts afresh.
+(status ``ok`` or ``diverged``: the same config and seed would give the same again), continues an unfinished
+one (``running``, ``preempted``, ``failed``) from ``last.ckpt`` if there is one, and otherwise starts afresh.
+
+A SLURM job that was preempted and requeued runs again with the overrides it was submitted with; when its
+results row names the same job (``cluster_job``), it continues as if ``resume=true`` had been given.
+
+A damaged ``last.ckpt`` (truncated by a full disk or a writer from before checkpoint writes were atomic)
+is never loaded: the newest readable checkpoint in the same folder is used instead, or the run starts
+afresh, with one warning naming the file either way.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,13 +24,18 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from compare.errors import UserError
+from compare.runs.atomic import stale_temp_files
 from compare.runs.results import RESULTS_FILE, read_results
+
+log = logging.getLogger("compare")
 
 #: Statuses of a run that finished: re-running it would compute the same thing again.
 FINISHED = ("ok", "diverged")
+#: Statuses a requeued cluster job continues from without resume=true (its own earlier attempt was cut short).
+CUT_SHORT = ("running", "preempted")
 LAST_CHECKPOINT = "last.ckpt"
 #: Top-level keys that may differ between a run and its resumption (they do not change what is computed).
-NOT_COMPARED = frozenset({"resume", "progress_bar", "write_results"})
+NOT_COMPARED = frozenset({"resume", "progress_bar", "write_results", "preemption"})
 
 
 @dataclass
@@ -31,6 +45,8 @@ class ResumePlan:
     previous: dict | None = None
     skip: bool = False
     checkpoint: Path | None = None
+    #: The global step ``checkpoint`` was saved at.
+    step: int | None = None
 
     @property
     def purge_from(self) -> int | None:
@@ -40,7 +56,7 @@ class ResumePlan:
         logged again, so no curve shows a step twice.
         """
         if self.checkpoint is not None:
-            return resumed_step(self.checkpoint) + 1
+            return (self.step if self.step is not None else resumed_step(self.checkpoint)) + 1
         return 0 if self.previous is not None else None
 
 
@@ -49,10 +65,58 @@ def resumed_step(checkpoint: Path) -> int:
     return int(torch.load(checkpoint, map_location="cpu", weights_only=False, mmap=True)["global_step"])
 
 
+def checkpoint_step(checkpoint: Path) -> tuple[int | None, str]:
+    """(global step, "") for a checkpoint torch can open, else (None, why not): never raises."""
+    try:
+        step = resumed_step(checkpoint)
+    except Exception as e:  # torch.load of a truncated zip, a pickle error, EOF, a missing key: all mean "damaged"
+        first = (str(e).strip().splitlines() or [""])[0][:160]
+        return None, f"{type(e).__name__}: {first}" if first else type(e).__name__
+    return step, ""
+
+
+def newest_readable_checkpoint(last: Path) -> tuple[Path | None, int | None]:
+    """``last`` if it can be read, else the readable checkpoint with the highest step beside it (warned once)."""
+    step, why = checkpoint_step(last)
+    if step is not None:
+        return last, step
+    others = [(s, p) for p in sorted(last.parent.glob("*.ckpt")) if p != last
+              for s, _ in [checkpoint_step(p)] if s is not None]
+    if others:
+        step, path = max(others, key=lambda sp: sp[0])
+        log.warning("%s cannot be read (%s); continuing from %s (step %d) instead", last, why, path.name, step)
+        return path, step
+    log.warning("%s cannot be read (%s) and no other checkpoint in %s can; this run starts again from step 0",
+                last, why, last.parent)
+    return None, None
+
+
+def cluster_job_id() -> str | None:
+    """This process's cluster job, which a requeued job keeps: submitit's job id inside a submitit job (SLURM
+    or local), else SLURM's (array jobs as JOB_TASK); None outside both."""
+    if os.environ.get("SUBMITIT_FOLDER"):  # set by submitit in the job process only
+        try:
+            import submitit
+
+            return str(submitit.JobEnvironment().job_id)
+        except Exception:  # an unknown executor's environment: fall back to SLURM's variables
+            pass
+    array, task = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
+    if array and task:
+        return f"{array}_{task}"
+    return os.environ.get("SLURM_JOB_ID") or None
+
+
 def last_checkpoint(cfg: DictConfig, out: Path) -> Path:
     """Where the run's rolling checkpoint lives (the ``resume_checkpoint`` callback's dir, else out/checkpoints)."""
     dirpath = OmegaConf.select(cfg, "callbacks.resume_checkpoint.dirpath", default=None)
     return Path(dirpath or out / "checkpoints") / LAST_CHECKPOINT
+
+
+def is_requeued_attempt(previous: dict | None) -> bool:
+    """True when ``previous`` is this very cluster job's earlier attempt, cut short (preempted, or killed)."""
+    job = cluster_job_id()
+    return bool(previous and job and previous.get("cluster_job") == job and previous["status"] in CUT_SHORT)
 
 
 def plan_resume(cfg: DictConfig, out: Path) -> ResumePlan:
@@ -64,6 +128,10 @@ def plan_resume(cfg: DictConfig, out: Path) -> ResumePlan:
     previous = read_results(results) if results.exists() else None
     status = previous["status"] if previous else None
     ckpt = last_checkpoint(cfg, out)
+    if not resume and is_requeued_attempt(previous):
+        log.info("%s: cluster job %s was requeued after it stopped (status %s); continuing it", out,
+                 previous["cluster_job"], status)
+        resume = True
     if not resume:
         if status in FINISHED or ckpt.exists():
             what = f"a finished run (status {status})" if status in FINISHED else f"a checkpoint ({ckpt})"
@@ -74,7 +142,13 @@ def plan_resume(cfg: DictConfig, out: Path) -> ResumePlan:
         check_same_config(previous["config"], OmegaConf.to_container(cfg, resolve=True), results)
     if status in FINISHED:
         return ResumePlan(previous, skip=True)
-    return ResumePlan(previous, checkpoint=ckpt if ckpt.exists() else None)
+    for partial in stale_temp_files(ckpt.parent):  # a checkpoint write that SIGKILL cut off; never readable
+        log.info("removing %s, a checkpoint write that did not finish", partial)
+        partial.unlink(missing_ok=True)
+    if not ckpt.exists():
+        return ResumePlan(previous)
+    path, step = newest_readable_checkpoint(ckpt)
+    return ResumePlan(previous, checkpoint=path, step=step)
 
 
 def flatten(node, prefix: str = "") -> dict:

@@ -14,15 +14,17 @@ from omegaconf import DictConfig, OmegaConf
 
 from compare.config.build import MODEL_RUN_KEYS, build, build_model
 from compare.config.check import check_config
-from compare.config.run_settings import check_model_fits_task, check_optimizer, check_run_settings
+from compare.config.run_settings import (check_model_fits_task, check_optimizer, check_output_dir,
+                                         check_run_settings)
 from compare.errors import UserError, error_message
-from compare.evaluation import evaluate_set
-from compare.runs.resume import ResumePlan, plan_resume
+from compare.runs.resume import ResumePlan, cluster_job_id, last_checkpoint, plan_resume
 from compare.runs.results import RESULTS_FILE, library_versions, write_results
 from compare.training import ddp
 from compare.training.callbacks import LengthLadderCallback, ThroughputCallback
 from compare.training.datamodule import TaskDataModule
 from compare.training.module import SequenceModule, TrainingDiverged
+from compare.training.preemption import Preemption, PreemptionCallback, preemption_of
+from compare.training.scored import scored_model
 from compare.training.threads import apply_threads
 from compare.training.trainer import build_callbacks, build_trainer
 
@@ -44,13 +46,15 @@ def train(cfg: DictConfig) -> dict:
     """Run one experiment described by ``cfg``; returns the results row (also written to results.json).
 
     With ``resume=true`` a run whose results.json says ok or diverged is kept as it is, and an
-    unfinished one continues from its last checkpoint.
+    unfinished one continues from its last checkpoint. A stop signal (``preemption.signals``) ends the
+    run at the end of its current step with a checkpoint and status preempted, and raises ``Preempted``.
     """
     if (nprocs := ddp.processes_to_start(cfg)) > 1:
         return ddp.run_ranks(train, cfg, nprocs)  # this process becomes rank 0 and comes back here
     apply_threads(cfg)
     out = Path(cfg.output_dir)
     write = cfg.get("write_results", True)
+    check_output_dir(out, "output_dir")
     # Decided before anything is written, so a refused or mistaken resume never overwrites a result.
     plan = plan_resume(cfg, out)
     if plan.skip:
@@ -58,38 +62,58 @@ def train(cfg: DictConfig) -> dict:
         return plan.previous
     t_start = time.time()
     row = first_row(cfg, out, plan)
+    row["cluster_job"] = cluster_job_id()  # how a requeued cluster job recognises its own earlier attempt
     trainer: L.Trainer | None = None
-    try:
-        if write:
-            write_results(out, row)  # a killed run leaves "running" and its config, which resume checks against
-        parts = build_parts(cfg, row)
-        trainer = build_trainer(cfg, parts.callbacks, plan.purge_from, parts.module.num_params)
-        if plan.checkpoint is not None:
-            log.info("resuming from %s", plan.checkpoint)
-        trainer.fit(parts.module, datamodule=parts.datamodule, ckpt_path=plan.checkpoint)
-        score(row, trainer, parts)
-        return row
-    except TrainingDiverged as e:
-        # An outcome, not a crash: recorded, and a sweep goes on to its next run.
-        row.update(status="diverged", diverged_at_step=e.step, steps=e.step, error=str(e),
-                   check_finite_every_n_steps=cfg.get("check_finite_every_n_steps", 0))
-        log.warning("diverged: %s; recorded in %s", e, out / RESULTS_FILE)
-        return row
-    except BaseException as e:
-        record_failure(row, e, trainer)
-        raise
-    finally:
-        row["wall_s"] = time.time() - t_start
-        if write and rank_zero_only.rank == 0:  # one row per run, also under DDP
-            write_results(out, row)
+
+    def write_when_cut_off(fields: dict) -> None:  # the watchdog's row, when a step outlasts the grace time
+        if write and rank_zero_only.rank == 0:
+            write_results(out, {**row, **fields, "wall_s": time.time() - t_start})
+
+    stop = preemption_of(cfg, last_checkpoint(cfg, out), on_deadline=write_when_cut_off)
+    with stop:
+        try:
+            if write:
+                write_results(out, row)  # a killed run leaves "running" and its config, which resume checks against
+            parts = build_parts(cfg, row)
+            stop.raise_if_requested()
+            trainer = build_trainer(cfg, [*parts.callbacks, PreemptionCallback(stop)], plan.purge_from,
+                                    parts.module.num_params)
+            if plan.checkpoint is not None:
+                log.info("resuming from %s", plan.checkpoint)
+            trainer.fit(parts.module, datamodule=parts.datamodule, ckpt_path=plan.checkpoint)
+            score(row, trainer, parts)
+        except TrainingDiverged as e:
+            # An outcome, not a crash: recorded, and a sweep goes on to its next run.
+            row.update(status="diverged", diverged_at_step=e.step, steps=e.step, error=str(e),
+                       check_finite_every_n_steps=cfg.get("check_finite_every_n_steps", 0))
+            log.warning("diverged: %s; recorded in %s", e, out / RESULTS_FILE)
+        except BaseException as e:
+            record_failure(row, e, trainer, stop)
+            if stop.stopped_by(e):
+                raise stop.exit() from None  # exit status 128 + signal; a sequential sweep stops here too
+            raise
+        finally:
+            row["wall_s"] = time.time() - t_start
+            if write and rank_zero_only.rank == 0:  # one row per run, also under DDP
+                write_results(out, row)
+    if stop.signal is not None:  # it came after the last step: the row is complete, but the process must end
+        log.warning("%s came after training ended; %s is complete (status %s)", stop.signal.name,
+                    out / RESULTS_FILE, row["status"])
+        raise stop.exit()
+    return row
 
 
 def first_row(cfg: DictConfig, out: Path, plan: ResumePlan) -> dict:
     """The row a run starts with (status running): what it is, with every measured value still empty."""
     row: dict = {
         "status": "running", "model": OmegaConf.select(cfg, "model._target_"), "task": None,
-        "train_length": OmegaConf.select(cfg, "task.length"), "params": None, "seed": cfg.seed, "steps": 0,
-        "val_token_acc": None, "val_seq_acc": None, "val_loss": None, "acc_by_length": {}, "ladder": [],
+        "train_length": OmegaConf.select(cfg, "task.length"),
+        # Training draws its lengths from this range; train_length is its top.
+        "train_lengths": [OmegaConf.select(cfg, "task.min_length", default=OmegaConf.select(cfg, "task.length")),
+                          OmegaConf.select(cfg, "task.length")],
+        "params": None, "seed": cfg.seed, "steps": 0, "scored_checkpoint": None, "scored_step": None,
+        "val_token_acc": None, "val_seq_acc": None, "val_loss": None, "val_acc_by_length": {},
+        "acc_by_length": {}, "ladder": [],
         "train_tokens_per_s": None, "step_time_s": None, "wall_s": None, "peak_mem_mb": None,
         "output_dir": str(out), "versions": library_versions(),
         "config": OmegaConf.to_container(cfg, resolve=True),
@@ -114,33 +138,47 @@ def build_parts(cfg: DictConfig, row: dict) -> RunParts:
                             compile=bool(cfg.model.get("compile", False)),
                             check_finite_every_n_steps=cfg.get("check_finite_every_n_steps", 0))
     row.update(model=model.name, params=module.num_params, task_settings=task.describe())
+    if hasattr(model, "mechanism"):  # parallel_over_time, sequential_depth, state_size: the report's mechanism table
+        row.update(model.mechanism(task.length))
     log.info("%s on %s (length %d): %d trainable parameters", model.name, task.name, task.length, module.num_params)
     datamodule = build(cfg.data, task=task, seed=cfg.seed)
     return RunParts(task, model, module, datamodule, build_callbacks(cfg))
 
 
 def score(row: dict, trainer: L.Trainer, parts: RunParts) -> None:
-    """Fill the row of a finished fit: validation scores, task metrics, the length ladder, throughput."""
-    model, datamodule = parts.model, parts.datamodule
+    """Fill the row of a finished fit from the scored weights (``eval.checkpoint``: best or last): validation
+    scores, task metrics and the length ladder, plus throughput."""
+    datamodule = parts.datamodule
     row["steps"] = trainer.global_step
-    val = evaluate_set(model, datamodule.task.validation_set(datamodule.val_size), datamodule.eval_batch_size)
-    row.update(val_token_acc=val["token_acc"], val_seq_acc=val["seq_acc"], val_loss=val["loss"])
+    row["train_lengths"] = [parts.task.min_length, parts.task.length]
+    model, which = scored_model(trainer, parts.module, (row["config"].get("eval") or {}).get("checkpoint", "best"))
+    row.update(which)
+    val = datamodule.score_validation(model)
+    row.update(val_token_acc=val["token_acc"], val_seq_acc=val["seq_acc"], val_loss=val["loss"],
+               val_acc_by_length=val["by_length"])
     row["task_metrics"] = parts.task.extra_metrics(model, datamodule.eval_batch_size)
     for cb in parts.callbacks:
         if isinstance(cb, ThroughputCallback):
             row.update(cb.summary)
         if isinstance(cb, LengthLadderCallback):
+            if trainer.is_global_zero and cb.scored != which:  # the callback was set to other weights
+                cb.evaluate(trainer, model, which)
             row["ladder"] = [r.as_row() for r in cb.results]
             row["acc_by_length"] = {str(r.length): r.seq_acc for r in cb.results}
             row["unsupported_lengths"] = [r.length for r in cb.results if not r.supported]
     row["status"] = "ok"
     ladder = ", ".join(f"{k}: {'unsupported' if v is None else f'{v:.2f}'}" for k, v in row["acc_by_length"].items())
-    log.info("done in %d steps: val exact-sequence accuracy %.3f; by length {%s}; results in %s",
-             row["steps"], row["val_seq_acc"], ladder, Path(row["output_dir"]) / RESULTS_FILE)
+    log.info("done in %d steps: val exact-sequence accuracy %.3f (weights of step %d); by length {%s}; results in %s",
+             row["steps"], row["val_seq_acc"], row["scored_step"], ladder, Path(row["output_dir"]) / RESULTS_FILE)
 
 
-def record_failure(row: dict, e: BaseException, trainer: L.Trainer | None) -> None:
-    """Mark the row failed with a message a user can act on (and the traceback when it is not their mistake)."""
+def record_failure(row: dict, e: BaseException, trainer: L.Trainer | None, stop: Preemption | None = None) -> None:
+    """Mark the row failed with a message a user can act on (and the traceback when it is not their mistake);
+    a run stopped by a signal is marked preempted, with the step its checkpoint continues from."""
+    if stop is not None and stop.stopped_by(e):
+        row.update(stop.outcome())
+        log.warning("%s; recorded in %s", row["error"], Path(row["output_dir"]) / RESULTS_FILE)
+        return
     row["status"] = "failed"
     if trainer is not None:
         row["steps"] = trainer.global_step

@@ -12,6 +12,7 @@ from omegaconf import DictConfig
 
 from compare.config.build import build
 from compare.errors import UserError
+from compare.training.checkpoint_io import checkpoint_plugins
 
 
 def progress_bar_callbacks(mode: str) -> tuple[bool, list]:
@@ -42,10 +43,14 @@ def build_loggers(cfg: DictConfig, purge_from: int | None) -> list | bool:
 
 
 def build_trainer(cfg: DictConfig, callbacks: list, purge_from: int | None, num_params: int) -> L.Trainer:
-    """``cfg.trainer`` with the run's callbacks, loggers and progress bar; the parameter count goes to every logger."""
+    """``cfg.trainer`` with the run's callbacks, loggers and progress bar; the parameter count goes to every logger.
+
+    Checkpoints are written atomically (``checkpoint_plugins``) unless ``trainer.plugins`` names its own.
+    """
     show_bar, bar = progress_bar_callbacks(cfg.progress_bar)
+    extra = {} if cfg.trainer.get("plugins") else {"plugins": checkpoint_plugins()}
     trainer = build(cfg.trainer, callbacks=callbacks + bar, logger=build_loggers(cfg, purge_from),
-                    enable_progress_bar=show_bar)
+                    enable_progress_bar=show_bar, **extra)
     for lg in trainer.loggers:
         lg.log_hyperparams({"params": num_params})
     return trainer
