@@ -8,10 +8,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from compare.reporting.findings import (Cell, accuracy_sentences, cells_of, cost_sentence, run_summary_sentence,
-                                        slice_sentences)
+from compare.reporting.findings import (Cell, accuracy_sentences, cells_of, cost_sentence, fmt_lr, lr_sentences,
+                                        run_summary_sentence, slice_sentences)
 from compare.reporting.results_csv import device_of
-from compare.runs.records import RunRecord
+from compare.runs.records import RunRecord, unfinished_summary
 
 #: Figures drawn across tasks, in the order the report shows them.
 SUMMARY_FIGURES = ("accuracy_at_train_length.png", "throughput_vs_length.png", "peak_memory_vs_length.png")
@@ -34,6 +34,8 @@ def report_blocks(records: list[RunRecord], root: Path, out: Path, made: dict[st
     blocks: list[tuple] = [("h1", f"compare report: {root.resolve().name}"),
                            ("p", f"Built by compare-report from the results.json of each run under {root}. "
                                  + run_summary_sentence([r.status for r in records]))]
+    if unfinished := unfinished_summary(records):
+        blocks.append(("p", unfinished + "."))
     blocks += findings_blocks(cells, rows, device, solved)
     for task in sorted(cells):
         blocks += task_blocks(task, cells[task], made)
@@ -44,9 +46,10 @@ def report_blocks(records: list[RunRecord], root: Path, out: Path, made: dict[st
 
 
 def findings_blocks(cells: dict, rows: list[dict], device: str, solved: float) -> list[tuple]:
-    """'What the results show': accuracy, slice and cost sentences for every task."""
+    """The mechanism table, then 'What the results show': accuracy, comparison, rate, slice and cost sentences."""
     sentences = []
     for task in sorted(cells):
+        sentences += lr_sentences(task, cells[task])
         sentences += accuracy_sentences(task, cells[task], solved)
         sentences += slice_sentences(task, cells[task])
     for task in sorted(cells):
@@ -57,35 +60,126 @@ def findings_blocks(cells: dict, rows: list[dict], device: str, solved: float) -
     if "cpu" in device.split("/") and any(r.get("peak_mem_mb") for r in rows):
         sentences.append("On CPU, peak memory is the training process's peak resident set size; jobs run one "
                          "after another in one process (Hydra's basic launcher) carry over the peaks of earlier jobs.")
-    return [("h2", "What the results show"),
-            ("list", sentences) if sentences else ("p", "No run has finished yet, so there is nothing to compare.")]
+    blocks = mechanism_blocks(cells, device)
+    blocks += [("h2", "What the results show"), ("p", STATISTICS)]
+    blocks.append(("list", sentences) if sentences
+                  else ("p", "No run has finished yet, so there is nothing to compare."))
+    return blocks + lr_search_blocks(cells)
+
+
+#: How the report pools seeds and when it calls a difference, said once under "What the results show".
+STATISTICS = ("Runs that differ only in seed are pooled: a number is the mean over seeds, and \"± h\" is the "
+              "half-width of its 95% Student's t interval on the per-seed values (t quantile at n−1 degrees of "
+              "freedom × sample standard deviation / √n, n = seeds). With 1 seed there is no interval. One model "
+              "is said to beat another only when their intervals do not overlap; otherwise the report says there "
+              "is no clear difference.")
+
+
+def _yes_no(x) -> str:
+    return "n/a" if x is None else ("yes" if x else "no")
+
+
+def _count(x) -> str:
+    return "n/a" if x is None else f"{int(x):,}"
+
+
+def mechanism_blocks(cells: dict, device: str) -> list[tuple]:
+    """Each model's mechanism (parallel over time, sequential depth, state size) beside its measured results."""
+    table = []
+    for task in sorted(cells):
+        for L in sorted({L for ms in cells[task].values() for L in ms}):
+            for model in sorted(m for m, ms in cells[task].items() if L in ms):
+                c = cells[task][model][L]
+                mech, beyond = c.mechanism(), c.beyond_accuracy()
+                rate = c.stat("train_tokens_per_s")
+                table.append([task, L, model, _yes_no(mech["parallel_over_time"]), _count(mech["sequential_depth"]),
+                              _count(mech["state_size"]), c.seeds, c.accuracy().text(),
+                              "—" if beyond is None else beyond.text(), rate.text(fmt=lambda x: f"{x:,.0f}")])
+    if not table:
+        return []
+    return [("h2", "Mechanism and result, per model"),
+            ("table", ["task", "train length T", "model", "parallel over time", "sequential depth at T",
+                       "state size", "seeds", "accuracy at T", "accuracy beyond T", "tokens/s"], table),
+            ("p", "Parallel over time: whether a layer computes all T positions at once in training (attention, "
+                  "linear attention, parallel scans) or one after another (LSTM, GRU, RNN cells). Sequential depth "
+                  "at T: the steps one forward pass over T tokens must take one after another: T × layers for an "
+                  "LSTM, GRU or RNN, ⌈log2 T⌉ × layers for a parallel scan (minGRU, minLSTM), layers for "
+                  "attention. State size: the numbers carried per sequence while reading: h and c per layer for "
+                  "an LSTM, h per layer for the other recurrences, a d_head × d_head matrix and a normaliser per "
+                  "head and layer for linear attention, and for a transformer its key-value cache, 2 × d_model per "
+                  "layer for every visible token, which grows with T (or stops at the window). n/a: the run's "
+                  "results predate these fields. Accuracy at T: exact-sequence accuracy at the training length "
+                  "(validation set, or the evaluation set where a learning rate was chosen on validation); "
+                  f"accuracy beyond T: its mean over the ladder's lengths longer than any trained on (— : none "
+                  f"evaluated); tokens/s: training throughput on {device}. ± : 95% t half-width over seeds.")]
+
+
+def lr_search_blocks(cells: dict) -> list[tuple]:
+    """The validation score of every learning rate tried, for cells whose sweep searched the rate."""
+    table = []
+    for task in sorted(cells):
+        for model in sorted(cells[task]):
+            for L, c in sorted(cells[task][model].items()):
+                if c.lr_search is None:
+                    continue
+                for lr in c.lr_search.grid:
+                    acc, loss = c.lr_search.scores[lr]
+                    table.append([task, L, model, fmt_lr(lr), acc.n, acc.text(), loss.text(3),
+                                  "chosen" if lr == c.lr_search.chosen else ""])
+    if not table:
+        return []
+    return [("h2", "Learning-rate search"),
+            ("p", "Each model is compared at the learning rate that did best on the validation set (highest mean "
+                  "exact-sequence accuracy; ties go to the lower mean validation loss). The accuracies the report "
+                  "compares are then taken on the length ladder's evaluation sets, which are drawn from a different "
+                  "random stream (another salt of the task's seed, see Task.eval_set and Task.validation_set) than "
+                  "the validation set the rate was chosen on, so the comparison is not scored on the numbers it "
+                  "was selected by. For short sequences over a small vocabulary the two draws can still share "
+                  "some sequences by chance."),
+            ("table", ["task", "train length", "model", "lr", "seeds", "val exact acc", "val loss", ""], table)]
 
 
 def task_blocks(task: str, by_model: dict[str, dict[int, Cell]], made: dict[str, str]) -> list[tuple]:
-    """One task's section: its figures, accuracy at every evaluated length, and its own metrics."""
+    """One task's section: its figures, accuracy at every evaluated length (mean ± 95% t), and its own metrics."""
     blocks: list[tuple] = [("h2", f"Task: {task}")]
     curves = f"validation_curves_{task}.png"
     blocks += [("figure", name, made[name]) for name in made
                if name.endswith(f"_{task}.png") and name != curves]
     if curves in made:
         blocks.append(("figure", curves, made[curves]))
-    lengths = sorted({p["length"] for ms in by_model.values() for c in ms.values() for p in c.ladder()})
+    cells = [(model, L, c) for model in sorted(by_model) for L, c in sorted(by_model[model].items())]
+    lengths = sorted({p["length"] for _, _, c in cells for p in c.ladder()})
+    searched = any(c.lr_search for _, _, c in cells)
+    ranged = any(c.train_range[0] != c.train_range[1] for _, _, c in cells)
     table = []
-    for model in sorted(by_model):
-        for L, c in sorted(by_model[model].items()):
-            acc = {p["length"]: p for p in c.ladder()}
-            table.append([model, L, c.seeds, _fmt(c.val_seq_acc)]
-                         + [("—" if acc[x]["seq_acc"] is None else _fmt(acc[x]["seq_acc"])) if x in acc else ""
-                            for x in lengths])
-    blocks.append(("table", ["model", "train length", "seeds", "val exact acc"] + [f"@{x}" for x in lengths], table))
-    blocks.append(("p", "@N: exact-sequence accuracy at evaluated length N; — : the model cannot take that length."))
-    metric_names = sorted({k for ms in by_model.values() for c in ms.values() for k in c.task_metrics()})
+    for model, L, c in cells:
+        acc = {p["length"]: p for p in c.ladder()}
+        cols = [model, L] + ([f"{c.train_range[0]}–{c.train_range[1]}"] if ranged else [])
+        cols += [c.seeds] + ([fmt_lr(c.lr) if c.lr is not None else ""] if searched else [])
+        table.append(cols + [c.stat("val_seq_acc").text()]
+                     + [_ladder_cell(acc[x]) if x in acc else "" for x in lengths])
+    headers = (["model", "train length"] + (["trained on"] if ranged else []) + ["seeds"]
+               + (["lr (chosen)"] if searched else []) + ["val exact acc"] + [f"@{x}" for x in lengths])
+    blocks.append(("table", headers, table))
+    blocks.append(("p", "@N: exact-sequence accuracy on the evaluation set at evaluated length N; — : the model "
+                        "cannot take that length. Mean over seeds, ± the 95% t half-width where there are 2 or more."))
+    metric_names = sorted({k for _, _, c in cells for k in c.task_metrics()})
     if metric_names:
         blocks.append(("h3", f"Task-specific metrics ({task})"))
         blocks.append(("table", ["model", "train length"] + metric_names,
-                       [[model, L] + [_fmt(c.task_metrics().get(k), 4) for k in metric_names]
-                        for model in sorted(by_model) for L, c in sorted(by_model[model].items())]))
+                       [[model, L] + [_metric(c, k) for k in metric_names] for model, L, c in cells]))
     return blocks
+
+
+def _metric(c: Cell, name: str) -> str:
+    metrics = c.task_metrics()
+    return metrics[name].text(4) if name in metrics else ""
+
+
+def _ladder_cell(p: dict) -> str:
+    if p["seq_acc"] is None:
+        return "—"
+    return _fmt(p["seq_acc"]) + ("" if p["seq_acc_half"] is None else f" ± {_fmt(p['seq_acc_half'])}")
 
 
 def summary_blocks(made: dict[str, str], device: str) -> list[tuple]:
@@ -109,7 +203,9 @@ def explorer_blocks(records: list[RunRecord], out: Path) -> list[tuple]:
     return [("h2", "Attention explorers"),
             ("p", "Attention of every layer and head on the task's probe example (sliders for layer and head; "
                   "hover a cell for its weight):"),
-            ("links", [(r.name, _relative(r.path / "attention.html", out)) for r in explorers])]
+            ("links", [(r.name, _relative(r.path / "attention.html", out)) for r in explorers]),
+            ("p", "To type your own inputs and watch every model answer live: compare-lab "
+                  f"{os.path.commonpath([str(r.path) for r in records])}")]
 
 
 def run_table_blocks(records: list[RunRecord]) -> list[tuple]:

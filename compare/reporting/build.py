@@ -10,7 +10,7 @@ from compare.reporting.figure_set import build_figures
 from compare.reporting.page import to_html, to_markdown
 from compare.reporting.results_csv import results_csv
 from compare.runs.atomic import atomic_write_text
-from compare.runs.records import load_runs
+from compare.runs.records import load_runs, unfinished_summary
 
 REPORT_DIR = "report"
 
@@ -22,6 +22,8 @@ def build_report(root: str | Path, out: str | Path | None = None, warn=None, sol
     """
     root = Path(root)
     records = load_runs(root, warn)
+    if warn and (unfinished := unfinished_summary(records)):
+        warn(unfinished)  # a sweep still running: its report is a snapshot, and says so
     out = Path(out) if out else root / REPORT_DIR
     fig_dir = out / "figures"
     fig_dir.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from compare.reporting import figures
-from compare.reporting.findings import Cell, cells_of
+from compare.reporting.findings import Cell, cells_of, model_label
 from compare.runs.atomic import atomic_write_bytes
 from compare.runs.records import RunRecord
 
@@ -33,53 +33,82 @@ def build_figures(records: list[RunRecord], fig_dir: Path) -> dict[str, str]:
     return out.made
 
 
+#: How every figure's error bars are computed, said once in each caption.
+ERROR_BARS = ("Error bars: 95% Student's t interval over seeds (t quantile at n−1 degrees of freedom × standard "
+              "deviation / √n); none where a cell has 1 seed.")
+
+
 def task_figures(out: FigureSet, task: str, by_model: dict[str, dict[int, Cell]], records: list[RunRecord]) -> None:
     """Accuracy against evaluated length, accuracy by each slice axis, and validation curves of one task."""
     curves: dict = {}
+    ranges: dict[int, tuple[int, int]] = {}
     for model, by_len in by_model.items():
         for L, cell in by_len.items():
             if cell.ladder():
                 curves.setdefault(L, {})[model] = cell.ladder()
+                lo, hi = cell.train_range
+                old = ranges.get(L, (lo, hi))
+                ranges[L] = (min(lo, old[0]), max(hi, old[1]))
     if curves:
-        out.save(f"accuracy_vs_length_{task}.png", figures.accuracy_vs_length(task, curves),
-                 f"{task}: exact-sequence accuracy against evaluated length, one panel per training length. "
-                 "Shaded: lengths up to the training length; hollow markers on dashed lines: extrapolation; "
-                 "× on the axis: a length the model cannot take.")
+        ranged = any(lo != hi for lo, hi in ranges.values())
+        out.save(f"accuracy_vs_length_{task}.png", figures.accuracy_vs_length(task, curves, ranges),
+                 f"{task}: exact-sequence accuracy on the evaluation set against evaluated length, one panel per "
+                 "training length. Shaded: the lengths trained on "
+                 + ("(from the shortest to the longest of each run's training range); " if ranged else
+                    "(only the training length itself; shorter lengths were not trained on); ")
+                 + "hollow markers on dashed lines: longer than any length trained on; × on the axis: a length the "
+                 "model cannot take. " + ERROR_BARS)
     for axis in sorted({a for ms in by_model.values() for c in ms.values() for a in c.slices()}):
         by: dict = {}
         for model, by_len in by_model.items():
             for L, cell in by_len.items():
                 if cell.slices().get(axis):
-                    by.setdefault(L, {})[model] = cell.slices()[axis]
+                    by.setdefault(L, {})[model] = {k: (iv.mean, iv.half) for k, iv in cell.slices()[axis].items()}
         out.save(f"accuracy_by_{axis}_{task}.png", figures.accuracy_by_slice(task, axis, by),
-                 f"{task}: exact-sequence accuracy at the training length by {axis.replace('_', ' ')}.")
+                 f"{task}: exact-sequence accuracy at the training length by {axis.replace('_', ' ')}. " + ERROR_BARS)
     val: dict = {}
+    chosen = {id(r) for ms in by_model.values() for c in ms.values() for r in c.rows}
     for r in records:
-        if r.usable and r.row["task"] == task and r.val_curve:
-            val.setdefault(int(r.row["train_length"]), {}).setdefault(r.row["model"], []).append(r.val_curve)
+        if r.usable and r.row["task"] == task and r.val_curve and id(r.row) in chosen:
+            val.setdefault(int(r.row["train_length"]), {}).setdefault(model_label(r.row), []).append(r.val_curve)
     if val:
         out.save(f"validation_curves_{task}.png", figures.validation_curves(task, val),
-                 f"{task}: validation exact-sequence accuracy over training steps (from each run's TensorBoard events).")
+                 f"{task}: validation exact-sequence accuracy over training steps (from each run's TensorBoard "
+                 "events; one line per seed" + (", at each model's chosen learning rate" if _searched(by_model) else "")
+                 + ").")
+
+
+def _searched(by_model: dict[str, dict[int, Cell]]) -> bool:
+    return any(c.lr_search for ms in by_model.values() for c in ms.values())
 
 
 def summary_figures(out: FigureSet, cells: dict[str, dict[str, dict[int, Cell]]]) -> None:
     """Accuracy, throughput and memory against training length, one line per model, every task."""
-    def per_task(attr):
-        return {t: {m: [(L, getattr(c, attr)) for L, c in by_len.items()] for m, by_len in ms.items()}
+    def per_task(value):
+        return {t: {m: [(L, *value(c)) for L, c in by_len.items()] for m, by_len in ms.items()}
                 for t, ms in cells.items()}
 
-    def measured(attr) -> bool:
-        return any(getattr(c, attr) for ms in cells.values() for by_len in ms.values() for c in by_len.values())
+    def stat(key):
+        return lambda c: (c.stat(key).mean, c.stat(key).half)
 
+    def measured(key) -> bool:
+        return any(c.stat(key).mean for ms in cells.values() for by_len in ms.values() for c in by_len.values())
+
+    sources = {c.accuracy_source for ms in cells.values() for by_len in ms.values() for c in by_len.values()}
+    where = ("Validation" if sources == {"validation"} else "Evaluation-set" if sources == {"evaluation"}
+             else "Validation (evaluation-set where a learning rate was chosen on validation)")
     out.save("accuracy_at_train_length.png",
-             figures.metric_vs_train_length(per_task("val_seq_acc"), "exact-sequence accuracy",
-                                            "Accuracy at the training length", ylim=(-0.05, 1.05)),
-             "Validation exact-sequence accuracy at the length each run was trained on, one line per model.")
-    if measured("tokens_per_s"):
+             figures.metric_vs_train_length(per_task(lambda c: (c.accuracy().mean, c.accuracy().half)),
+                                            "exact-sequence accuracy", "Accuracy at the training length",
+                                            ylim=(-0.05, 1.05)),
+             f"{where} exact-sequence accuracy at the length each run was trained on, one line per model. "
+             + ERROR_BARS)
+    if measured("train_tokens_per_s"):
         out.save("throughput_vs_length.png",
-                 figures.metric_vs_train_length(per_task("tokens_per_s"), "training tokens / s", "Training throughput"),
-                 "Training throughput (tokens per second, validation excluded) against training length.")
+                 figures.metric_vs_train_length(per_task(stat("train_tokens_per_s")), "training tokens / s",
+                                                "Training throughput"),
+                 "Training throughput (tokens per second, validation excluded) against training length. " + ERROR_BARS)
     if measured("peak_mem_mb"):
         out.save("peak_memory_vs_length.png",
-                 figures.metric_vs_train_length(per_task("peak_mem_mb"), "peak memory (MB)", "Peak memory"),
-                 "Peak memory during training against training length.")
+                 figures.metric_vs_train_length(per_task(stat("peak_mem_mb")), "peak memory (MB)", "Peak memory"),
+                 "Peak memory during training against training length. " + ERROR_BARS)

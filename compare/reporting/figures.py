@@ -15,16 +15,42 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
-#: One colour per model, stable across figures (models not listed get the next free colour).
-MODEL_COLOURS = {"lstm": "#1f77b4", "gru": "#2ca02c", "rnn": "#9467bd", "transformer": "#d62728"}
-_SPARE = ["#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+#: One colour per model, stable across figures. The parallel-scan variants sit near their full recurrent
+#: cousins' hue family, a windowed transformer (label ``transformer-w<W>``) near the transformer's red.
+MODEL_COLOURS = {"lstm": "#1f77b4", "gru": "#2ca02c", "rnn": "#9467bd", "transformer": "#d62728",
+                 "minlstm": "#17becf", "mingru": "#bcbd22", "linear_attention": "#ff7f0e",
+                 "transformer-window": "#e377c2"}
+_SPARE = ["#8c564b", "#7f7f7f", "#aec7e8", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#dbdb8d"]
+_ASSIGNED: dict[str, str] = {}
 
 
 def model_colour(model: str) -> str:
-    """The colour that stands for ``model`` in every figure."""
-    if model not in MODEL_COLOURS:
-        MODEL_COLOURS[model] = _SPARE[(len(MODEL_COLOURS) - 4) % len(_SPARE)]
-    return MODEL_COLOURS[model]
+    """The colour that stands for ``model`` in every figure (models not listed get the next free colour)."""
+    if model in MODEL_COLOURS:
+        return MODEL_COLOURS[model]
+    if model not in _ASSIGNED:
+        taken = set(_ASSIGNED.values())
+        window = MODEL_COLOURS["transformer-window"]
+        if model.startswith("transformer-w") and window not in taken:
+            _ASSIGNED[model] = window  # the first windowed transformer; a second window gets a spare colour
+        else:
+            free = [c for c in _SPARE if c not in taken]
+            _ASSIGNED[model] = free[0] if free else _SPARE[len(_ASSIGNED) % len(_SPARE)]
+    return _ASSIGNED[model]
+
+
+def _dodge(i: int, n: int, step: float = 0.05) -> float:
+    """How far model i of n is shifted sideways (in axis units: octaves on a log2 axis) so error bars at the
+    same x stay apart."""
+    return step * (i - (n - 1) / 2)
+
+
+def _errorbars(ax, xs, ys, halves, colour) -> None:
+    """95% interval bars where there is one (None = a single seed, no bar)."""
+    pts = [(x, y, h) for x, y, h in zip(xs, ys, halves) if y is not None and h is not None]
+    if pts:
+        ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=[p[2] for p in pts], fmt="none",
+                    ecolor=colour, elinewidth=1.2, capsize=3, zorder=3)
 
 
 def png_bytes(fig: Figure, dpi: int = 110) -> bytes:
@@ -53,69 +79,93 @@ def _log2_lengths(ax, lengths) -> None:
     ax.minorticks_off()
 
 
-def accuracy_vs_length(task: str, curves: dict[int, dict[str, list[dict]]]) -> Figure:
+def accuracy_vs_length(task: str, curves: dict[int, dict[str, list[dict]]],
+                       ranges: dict[int, tuple[int, int]] | None = None) -> Figure:
     """Exact-sequence accuracy against evaluated length, one panel per training length, one line per model.
 
     ``curves[train_length][model]`` is that model's ladder: dicts with length, seq_acc (None when the
-    model cannot take that many tokens) and in_train_range. Lengths up to the training length are shaded;
-    points beyond it (extrapolation) are hollow on a dashed line; unsupported lengths are an × on the axis.
+    model cannot take that many tokens), seq_acc_half (95% interval half-width, None with one seed) and
+    beyond (longer than any length trained on). ``ranges[train_length]`` = (shortest, longest) length
+    trained on, default (train_length, train_length): that span is shaded, and only that span. Error
+    bars are the intervals; points beyond the range are hollow on a dashed line; unsupported lengths
+    are an × on the axis.
     """
     train_lengths = sorted(curves)
     fig, axes = _panels(len(train_lengths))
     for ax, train_len in zip(axes, train_lengths):
+        lo_t, hi_t = (ranges or {}).get(train_len, (train_len, train_len))
         all_lengths = [p["length"] for ladder in curves[train_len].values() for p in ladder] or [train_len]
-        lo, hi = min(all_lengths + [train_len]), max(all_lengths + [train_len])
-        ax.axvspan(lo / 1.15, train_len, color="#dfe9f5", zorder=0)
-        ax.axvline(train_len, color="#7a8ca5", ls=":", lw=1)
-        ax.text(train_len, 1.05, " training range ", ha="right", va="bottom", fontsize=7, color="#4a5a75")
-        ax.text(train_len, 1.05, " extrapolation →", ha="left", va="bottom", fontsize=7, color="#4a5a75")
-        for model in sorted(curves[train_len]):
-            colour = model_colour(model)
-            ladder = sorted(curves[train_len][model], key=lambda p: p["length"])
-            ok = [p for p in ladder if p.get("seq_acc") is not None]
-            inside = [p for p in ok if p["in_train_range"]]
-            outside = [p for p in ok if not p["in_train_range"]]
-            ax.plot([p["length"] for p in inside], [p["seq_acc"] for p in inside], "-o", color=colour, ms=5, label=model)
-            if outside:
-                bridge = inside[-1:] + outside
-                ax.plot([p["length"] for p in bridge], [p["seq_acc"] for p in bridge], "--", color=colour, lw=1.2)
-                ax.plot([p["length"] for p in outside], [p["seq_acc"] for p in outside], "o", ms=6,
-                        mfc="white", mec=colour, mew=1.5)
-            unsupported = [p["length"] for p in ladder if p.get("seq_acc") is None]
-            if unsupported:
-                ax.plot(unsupported, [-0.03] * len(unsupported), "x", color=colour, ms=8, mew=2, clip_on=False)
+        lo, hi = min(all_lengths + [lo_t]), max(all_lengths + [hi_t])
+        # One trained length is a thin band at it, so the shading never claims shorter lengths were trained on.
+        ax.axvspan(lo_t / 1.04, hi_t * 1.04, color="#dfe9f5", zorder=0)
+        ax.text(math.sqrt(lo_t * hi_t), 1.05, "trained", ha="center", va="bottom", fontsize=7, color="#4a5a75")
+        ax.text(hi_t * 1.06, 1.05, " extrapolation →", ha="left", va="bottom", fontsize=7, color="#4a5a75")
+        models = sorted(curves[train_len])
+        for i, model in enumerate(models):
+            _ladder_line(ax, sorted(curves[train_len][model], key=lambda p: p["length"]), model,
+                         2 ** _dodge(i, len(models)))
         ax.set_xlim(lo / 1.15, hi * 1.15)
-        _log2_lengths(ax, all_lengths + [train_len])
+        _log2_lengths(ax, all_lengths + [lo_t, hi_t])
         ax.set_ylim(-0.06, 1.12)
-        ax.set_title(f"{task}: trained at length {train_len}", fontsize=10)
+        ax.set_title(f"{task}: trained at length {train_len}" if lo_t == hi_t
+                     else f"{task}: trained at lengths {lo_t}–{hi_t}", fontsize=10)
         ax.set_xlabel("evaluated length")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("exact-sequence accuracy")
     handles, labels = axes[0].get_legend_handles_labels()
     handles += [Line2D([], [], ls="--", marker="o", mfc="white", color="#555"),
                 Line2D([], [], ls="", marker="x", color="#555", mew=2)]
-    labels += ["beyond training length", "length not supported"]
+    labels += ["beyond the lengths trained on", "length not supported"]
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False,
                bbox_to_anchor=(0.5, -0.06))
     fig.tight_layout()
     return fig
 
 
-def metric_vs_train_length(rows_by_task: dict[str, dict[str, list[tuple[int, float]]]], ylabel: str,
+def _ladder_line(ax, ladder: list[dict], model: str, shift: float = 1.0) -> None:
+    colour = model_colour(model)
+    ladder = [{**p, "x": p["length"] * shift} for p in ladder]
+    ok = [p for p in ladder if p.get("seq_acc") is not None]
+    # Ladders built before "beyond" existed mark the same thing as not in_train_range.
+    outside = [p for p in ok if p.get("beyond", not p.get("in_train_range", True))]
+    inside = [p for p in ok if p not in outside]
+    ax.plot([p["x"] for p in inside], [p["seq_acc"] for p in inside], "-o", color=colour, ms=5, label=model)
+    if outside:
+        bridge = inside[-1:] + outside
+        ax.plot([p["x"] for p in bridge], [p["seq_acc"] for p in bridge], "--", color=colour, lw=1.2)
+        ax.plot([p["x"] for p in outside], [p["seq_acc"] for p in outside], "o", ms=6,
+                mfc="white", mec=colour, mew=1.5)
+    _errorbars(ax, [p["x"] for p in ok], [p["seq_acc"] for p in ok], [p.get("seq_acc_half") for p in ok], colour)
+    unsupported = [p["x"] for p in ladder if p.get("seq_acc") is None]
+    if unsupported:
+        ax.plot(unsupported, [-0.03] * len(unsupported), "x", color=colour, ms=8, mew=2, clip_on=False)
+
+
+def _point(p) -> tuple:
+    """(x, value, half-width) from (x, value) or (x, value, half)."""
+    return (p[0], p[1], p[2] if len(p) > 2 else None)
+
+
+def metric_vs_train_length(rows_by_task: dict[str, dict[str, list[tuple]]], ylabel: str,
                            title: str, log_y: bool = False, ylim=None) -> Figure:
-    """One panel per task: ``rows_by_task[task][model]`` = [(training length, value)], one line per model."""
+    """One panel per task: ``rows_by_task[task][model]`` = [(training length, value[, 95% half-width])], one
+    line per model, error bars where there is a half-width."""
     tasks = sorted(rows_by_task)
     fig, axes = _panels(len(tasks))
     for ax, task in zip(axes, tasks):
         lengths = []
-        for model in sorted(rows_by_task[task]):
-            pts = sorted(p for p in rows_by_task[task][model] if p[1] is not None)
+        models = sorted(rows_by_task[task])
+        for i, model in enumerate(models):
+            pts = sorted(_point(p) for p in rows_by_task[task][model] if p[1] is not None)
             if not pts:
                 continue
             lengths += [p[0] for p in pts]
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], "-o", color=model_colour(model), ms=5, label=model)
+            colour, xs = model_colour(model), [p[0] * 2 ** _dodge(i, len(models)) for p in pts]
+            ax.plot(xs, [p[1] for p in pts], "-o", color=colour, ms=5, label=model)
+            _errorbars(ax, xs, [p[1] for p in pts], [p[2] for p in pts], colour)
         if lengths:
             _log2_lengths(ax, lengths)
+            ax.set_xlim(min(lengths) / 1.4, max(lengths) * 1.4)  # room for the dodged bars, even at one length
         if log_y:
             ax.set_yscale("log")
         elif ylim:
@@ -132,14 +182,20 @@ def metric_vs_train_length(rows_by_task: dict[str, dict[str, list[tuple[int, flo
     return fig
 
 
-def accuracy_by_slice(task: str, axis: str, curves: dict[int, dict[str, dict[int, float]]]) -> Figure:
-    """Accuracy at the training length along a second difficulty axis: a panel per training length, a line per model."""
+def accuracy_by_slice(task: str, axis: str, curves: dict[int, dict[str, dict[int, float | tuple]]]) -> Figure:
+    """Accuracy at the training length along a second difficulty axis: a panel per training length, a line per
+    model; values are accuracies or (accuracy, 95% half-width or None) pairs."""
     train_lengths = sorted(curves)
     fig, axes = _panels(len(train_lengths))
     for ax, train_len in zip(axes, train_lengths):
-        for model in sorted(curves[train_len]):
-            pts = sorted(curves[train_len][model].items())
-            ax.plot([k for k, _ in pts], [v for _, v in pts], "-o", ms=4, color=model_colour(model), label=model)
+        models = sorted(curves[train_len])
+        for i, model in enumerate(models):
+            pts = [(k + _dodge(i, len(models), 0.08), *(v if isinstance(v, tuple) else (v, None)))
+                   for k, v in sorted(curves[train_len][model].items())]
+            pts = [p for p in pts if p[1] is not None]
+            colour = model_colour(model)
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], "-o", ms=4, color=colour, label=model)
+            _errorbars(ax, [p[0] for p in pts], [p[1] for p in pts], [p[2] for p in pts], colour)
         ax.set_ylim(-0.05, 1.05)
         ax.set_title(f"{task}: trained at length {train_len}", fontsize=10)
         ax.set_xlabel(axis.replace("_", " "))

@@ -1,89 +1,290 @@
 """What the results say, in sentences computed from the results rows (never written by hand).
 
-Rows are grouped into cells (task, model, training length); a cell's numbers are means over its
-seeds. Every sentence names the numbers it rests on, so a reader can check it against the figures.
+Rows are grouped into cells (task, model, training length). Runs of a cell that differ only in seed are
+pooled: every number is the mean over seeds with a 95% Student's t interval (``t_interval``). When a
+sweep tried several learning rates for a cell, the cell keeps the runs of the rate that did best on
+the validation set (``choose_lr``) and the report compares models there, on the evaluation sets.
+Every sentence names the numbers it rests on, so a reader can check it against the figures.
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from statistics import mean
+from statistics import mean, stdev
+
+#: Upper 2.5% points of Student's t (two-sided 95%) for 1..30 degrees of freedom, from the NIST/SEMATECH
+#: e-Handbook of Statistical Methods, section 1.3.6.7.2 (critical values of the t distribution). scipy
+#: is not a dependency and torch's StudentT has no icdf, hence the table; checked against numerical
+#: integration of the t density to within 0.0015.
+T_975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+         2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+         2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+_Z_975 = 1.959963984540054
+
+
+def t_quantile_975(dof: int) -> float:
+    """The 97.5% quantile of Student's t with ``dof`` degrees of freedom (the factor of a two-sided 95% interval)."""
+    if dof < 1:
+        raise ValueError(f"dof={dof}: Student's t needs at least 1 degree of freedom")
+    if dof <= len(T_975):
+        return T_975[dof - 1]
+    # Cornish-Fisher expansion of t in powers of 1/dof (Abramowitz & Stegun 26.7.5): within 1e-7 beyond 30.
+    z = _Z_975
+    g = ((z**3 + z) / 4, (5 * z**5 + 16 * z**3 + 3 * z) / 96, (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / 384,
+         (79 * z**9 + 776 * z**7 + 1482 * z**5 - 1920 * z**3 - 945 * z) / 92160)
+    return z + sum(gi / dof ** (i + 1) for i, gi in enumerate(g))
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A mean over ``n`` seeds and the half-width of its 95% t interval (None with fewer than 2 seeds)."""
+
+    mean: float | None
+    half: float | None
+    n: int
+
+    @property
+    def lo(self) -> float | None:
+        return None if self.mean is None else self.mean - (self.half or 0.0)
+
+    @property
+    def hi(self) -> float | None:
+        return None if self.mean is None else self.mean + (self.half or 0.0)
+
+    def text(self, digits: int = 2, fmt=None) -> str:
+        """'0.53 ± 0.12'; just the mean with one seed; 'n/a' without a value."""
+        fmt = fmt or (lambda x: f"{x:.{digits}f}")
+        if self.mean is None:
+            return "n/a"
+        return fmt(self.mean) if self.half is None else f"{fmt(self.mean)} ± {fmt(self.half)}"
+
+    def overlaps(self, other: Interval) -> bool:
+        """True when the two intervals share a point (touching counts as overlapping)."""
+        return self.lo <= other.hi and other.lo <= self.hi
+
+
+def t_interval(values: list[float]) -> Interval:
+    """Mean of ``values`` (one per seed) ± t(0.975, n-1) · s / √n, s the sample standard deviation.
+
+    This is Student's t interval on the seed means, with n-1 degrees of freedom; one value has no interval.
+    """
+    vals = [float(v) for v in values if v is not None]
+    if not vals:
+        return Interval(None, None, 0)
+    if len(vals) == 1:
+        return Interval(vals[0], None, 1)
+    return Interval(mean(vals), t_quantile_975(len(vals) - 1) * stdev(vals) / math.sqrt(len(vals)), len(vals))
+
+
+def per_seed(rows: list[dict], value) -> list[float]:
+    """``value(row)`` averaged within each seed (a resumed or repeated seed counts once), one number per seed."""
+    by_seed: dict = defaultdict(list)
+    for i, r in enumerate(rows):
+        v = value(r)
+        if v is not None:
+            by_seed[r.get("seed", f"row{i}")].append(float(v))
+    return [mean(v) for _, v in sorted(by_seed.items(), key=lambda kv: str(kv[0]))]
+
+
+def lr_of(row: dict):
+    """The learning rate a row was trained with (from its config), or None."""
+    lr = ((row.get("config") or {}).get("optimizer") or {}).get("lr")
+    return float(lr) if isinstance(lr, (int, float)) and not isinstance(lr, bool) else None
+
+
+def model_label(row: dict) -> str:
+    """The model's name, with ``-w<window>`` for attention limited to a sliding window (another mechanism)."""
+    window = ((row.get("config") or {}).get("model") or {}).get("window")
+    return f"{row['model']}-w{window}" if window else str(row["model"])
+
+
+def _train_range(row: dict) -> tuple[int, int]:
+    lengths = row.get("train_lengths")
+    if isinstance(lengths, (list, tuple)) and len(lengths) == 2:
+        return int(lengths[0]), int(lengths[1])
+    return int(row["train_length"]), int(row["train_length"])
+
+
+@dataclass
+class LrSearch:
+    """The learning rates a cell was trained at, their validation scores, and the one the report compares at."""
+
+    scores: dict[float, tuple[Interval, Interval]]  # lr -> (val exact-sequence accuracy, val loss)
+    chosen: float
+
+    @property
+    def grid(self) -> list[float]:
+        return sorted(self.scores)
+
+    @property
+    def edge(self) -> str | None:
+        """'lowest' or 'highest' when the chosen rate is at that end of the searched grid."""
+        if self.chosen == self.grid[0]:
+            return "lowest"
+        return "highest" if self.chosen == self.grid[-1] else None
+
+
+def choose_lr(rows_by_lr: dict[float, list[dict]]) -> LrSearch:
+    """The best rate on the validation set: highest mean val_seq_acc, ties to the lower mean val_loss, then lower lr."""
+    scores = {lr: (t_interval(per_seed(rows, lambda r: r.get("val_seq_acc"))),
+                   t_interval(per_seed(rows, lambda r: r.get("val_loss"))))
+              for lr, rows in rows_by_lr.items()}
+
+    def rank(lr):
+        acc, loss = scores[lr]
+        return (-(acc.mean if acc.mean is not None else -1.0), loss.mean if loss.mean is not None else math.inf, lr)
+
+    return LrSearch(scores, min(scores, key=rank))
 
 
 @dataclass
 class Cell:
-    """The finished runs of one model on one task at one training length."""
+    """The finished runs of one model on one task at one training length (at its chosen rate, if searched)."""
 
     task: str
     model: str
     train_length: int
     rows: list[dict] = field(default_factory=list)
+    lr_search: LrSearch | None = None
 
-    def _mean(self, key: str):
-        vals = [r[key] for r in self.rows if r.get(key) is not None]
-        return mean(vals) if vals else None
+    def stat(self, key: str) -> Interval:
+        """Mean ± 95% t half-width over seeds of a numeric row key."""
+        return t_interval(per_seed(self.rows, lambda r: r.get(key)))
 
     @property
     def seeds(self) -> int:
-        return len(self.rows)
+        return len(per_seed(self.rows, lambda r: 0))
 
     @property
     def val_seq_acc(self):
-        return self._mean("val_seq_acc")
+        return self.stat("val_seq_acc").mean
 
     @property
     def tokens_per_s(self):
-        return self._mean("train_tokens_per_s")
+        return self.stat("train_tokens_per_s").mean
 
     @property
     def peak_mem_mb(self):
-        return self._mean("peak_mem_mb")
+        return self.stat("peak_mem_mb").mean
+
+    @property
+    def lr(self):
+        lrs = {lr_of(r) for r in self.rows}
+        return lrs.pop() if len(lrs) == 1 else None
+
+    @property
+    def train_range(self) -> tuple[int, int]:
+        """The shortest and longest length trained on: ``train_lengths`` of the rows, else the training length."""
+        ranges = [_train_range(r) for r in self.rows] or [(self.train_length, self.train_length)]
+        return min(lo for lo, _ in ranges), max(hi for _, hi in ranges)
+
+    def _points(self, length: int) -> list[float | None]:
+        def acc(r):
+            p = next((p for p in r.get("ladder") or [] if int(p["length"]) == length), None)
+            return p.get("seq_acc") if p and p.get("supported", True) else None
+        return per_seed(self.rows, acc)
+
+    def accuracy(self) -> Interval:
+        """Exact-sequence accuracy at the training length: on the evaluation set when the rate was chosen on
+        the validation set (so the number compared is not the one selected on), else on the validation set."""
+        if self.lr_search is not None and self._points(self.train_length):
+            return t_interval(self._points(self.train_length))
+        return self.stat("val_seq_acc")
+
+    @property
+    def accuracy_source(self) -> str:
+        """Which set ``accuracy`` comes from: 'evaluation' or 'validation'."""
+        return "evaluation" if self.lr_search is not None and self._points(self.train_length) else "validation"
 
     def ladder(self) -> list[dict]:
-        """The length ladder averaged over seeds: length, seq_acc (None = unsupported), in_train_range."""
-        by_len: dict[int, list[dict]] = defaultdict(list)
+        """The length ladder over seeds: length, seq_acc (None = unsupported), seq_acc_half (95% t, None with one
+        seed), seeds, in_training_range (within [min, max] trained on), beyond (longer than any trained), tokens."""
+        lo, hi = self.train_range
+        by_len: dict[int, dict] = {}
         for r in self.rows:
             for p in r.get("ladder") or []:
-                by_len[int(p["length"])].append(p)
+                by_len.setdefault(int(p["length"]), p)
         out = []
         for length in sorted(by_len):
-            pts = by_len[length]
-            accs = [p["seq_acc"] for p in pts if p.get("supported", True) and p.get("seq_acc") is not None]
-            out.append({"length": length, "seq_acc": mean(accs) if accs else None,
-                        "in_train_range": bool(pts[0].get("in_train_range", length <= self.train_length)),
-                        "tokens": pts[0].get("tokens")})
+            iv = t_interval(self._points(length))
+            out.append({"length": length, "seq_acc": iv.mean, "seq_acc_half": iv.half, "seeds": iv.n,
+                        "in_training_range": bool(by_len[length].get("in_training_range", lo <= length <= hi)),
+                        "beyond": length > hi, "tokens": by_len[length].get("tokens")})
         return out
 
+    def beyond_accuracy(self) -> Interval | None:
+        """Mean accuracy over the supported ladder lengths longer than any trained on (per seed, then over
+        seeds); None when the ladder has no longer length."""
+        hi = self.train_range[1]
+        if not any(int(p["length"]) > hi for r in self.rows for p in r.get("ladder") or []):
+            return None
 
-    def slices(self) -> dict[str, dict[int, float]]:
-        """Exact-sequence accuracy at the training length by each second difficulty axis: {axis: {key: acc}}."""
-        acc: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+        def beyond(r):
+            accs = [p["seq_acc"] for p in r.get("ladder") or [] if int(p["length"]) > hi
+                    and p.get("supported", True) and p.get("seq_acc") is not None]
+            return mean(accs) if accs else None
+        return t_interval(per_seed(self.rows, beyond))
+
+    def slices(self) -> dict[str, dict[int, Interval]]:
+        """Exact-sequence accuracy at the training length by each second difficulty axis: {axis: {key: Interval}}."""
+        axes: dict[str, set[int]] = defaultdict(set)
         for r in self.rows:
             for p in r.get("ladder") or []:
                 if int(p["length"]) == self.train_length:
                     for axis, by_key in (p.get("by") or {}).items():
-                        for key, value in by_key.items():
-                            acc[axis][int(key)].append(value)
-        return {axis: {k: mean(v) for k, v in sorted(keys.items())} for axis, keys in acc.items()}
+                        axes[axis].update(int(k) for k in by_key)
 
-    def task_metrics(self) -> dict[str, float]:
-        """Numeric task-specific metrics of the rows (``task_metrics``), averaged over seeds."""
-        vals: dict[str, list[float]] = defaultdict(list)
-        for r in self.rows:
-            for k, v in (r.get("task_metrics") or {}).items():
-                if isinstance(v, (int, float)) and not isinstance(v, bool):
-                    vals[k].append(float(v))
-        return {k: mean(v) for k, v in sorted(vals.items())}
+        def value(axis, key):
+            def get(r):
+                p = next((p for p in r.get("ladder") or [] if int(p["length"]) == self.train_length), None)
+                return ((p or {}).get("by") or {}).get(axis, {}).get(str(key))
+            return t_interval(per_seed(self.rows, get))
+        return {axis: {k: value(axis, k) for k in sorted(keys)} for axis, keys in sorted(axes.items())}
+
+    def task_metrics(self) -> dict[str, Interval]:
+        """Numeric task-specific metrics of the rows (``task_metrics``), over seeds."""
+        names = sorted({k for r in self.rows for k, v in (r.get("task_metrics") or {}).items()
+                        if isinstance(v, (int, float)) and not isinstance(v, bool)})
+
+        def get(name):
+            def value(r):
+                v = (r.get("task_metrics") or {}).get(name)
+                return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+            return value
+        return {k: t_interval(per_seed(self.rows, get(k))) for k in names}
+
+    def mechanism(self) -> dict:
+        """parallel_over_time, sequential_depth and state_size from the rows (absent in rows written before them)."""
+        keys = ("parallel_over_time", "sequential_depth", "state_size")
+        row = next((r for r in self.rows if any(r.get(k) is not None for k in keys)), {})
+        return {k: row.get(k) for k in keys}
+
+
+def seed_groups(rows: list[dict]) -> dict[tuple, Cell]:
+    """Runs that differ only in seed: {(task, model label, train length, lr): Cell}."""
+    out: dict[tuple, Cell] = {}
+    for r in rows:
+        key = (r["task"], model_label(r), int(r["train_length"]), lr_of(r))
+        out.setdefault(key, Cell(key[0], key[1], key[2])).rows.append(r)
+    return out
 
 
 def cells_of(rows: list[dict]) -> dict[str, dict[str, dict[int, Cell]]]:
-    """cells[task][model][train_length] from finished results rows."""
+    """cells[task][model][train_length] from finished rows; a cell trained at several rates keeps its best one."""
+    by_cell: dict[tuple, dict] = defaultdict(dict)
+    for (task, model, length, lr), group in seed_groups(rows).items():
+        by_cell[(task, model, length)][lr] = group
     out: dict = defaultdict(lambda: defaultdict(dict))
-    for r in rows:
-        task, model, length = r["task"], r["model"], int(r["train_length"])
-        cell = out[task][model].setdefault(length, Cell(task, model, length))
-        cell.rows.append(r)
+    for (task, model, length), by_lr in by_cell.items():
+        rated = {lr: g.rows for lr, g in by_lr.items() if lr is not None}
+        if len(rated) > 1:
+            search = choose_lr(rated)
+            cell = Cell(task, model, length, by_lr[search.chosen].rows, search)
+        else:
+            cell = Cell(task, model, length, [r for g in by_lr.values() for r in g.rows])
+        out[task][model][length] = cell
     return {t: dict(m) for t, m in out.items()}
 
 
@@ -97,37 +298,96 @@ def _rate(x) -> str:
     return f"{x / 1000:.1f}k" if x >= 1000 else f"{x:.0f}"
 
 
+def fmt_lr(lr: float) -> str:
+    """A learning rate as people write it: 0.003, 0.0001, 3e-05."""
+    return f"{lr:g}"
+
+
 def _ranked(pairs):
     """Models best first, ties by name: [(model, value)]."""
     return sorted(pairs, key=lambda p: (-(p[1] if p[1] is not None else -1.0), p[0]))
 
 
+def seeds_note(intervals: list[Interval]) -> str:
+    """What the ± means here, or that there is no interval (one seed)."""
+    ns = sorted({iv.n for iv in intervals if iv.mean is not None})
+    if not ns:
+        return ""
+    if ns == [1]:
+        return " (1 seed: no interval)"
+    seeds = f"{ns[0]}" if len(ns) == 1 else f"{ns[0]}–{ns[-1]}"
+    single = "; a value without ± rests on 1 seed" if 1 in ns else ""
+    return f" (mean ± 95% t half-width over {seeds} seeds{single})"
+
+
+def compare_pair(a: str, ia: Interval, b: str, ib: Interval) -> str:
+    """'a beats b' only when their 95% intervals do not overlap, 'no clear difference' when they do; with one
+    seed on either side the sentence says the comparison rests on one seed."""
+    if ia.mean is None or ib.mean is None:
+        return f"{a} vs {b}: no accuracy to compare"
+    if ib.mean > ia.mean:
+        a, ia, b, ib = b, ib, a, ia
+    nums = f"{ia.text()} vs {ib.text()}"
+    if ia.n < 2 or ib.n < 2:
+        lead = f"{a} and {b} level" if ia.mean == ib.mean else f"{a} ahead of {b}"
+        return f"{lead} ({nums}), but this rests on one seed, so there is no interval to judge it by"
+    if ia.overlaps(ib):
+        return f"no clear difference between {a} and {b} ({nums}: the 95% intervals overlap)"
+    return f"{a} beats {b} ({nums}: the 95% intervals do not overlap)"
+
+
+def comparison_sentence(task: str, length: int, by_model: dict[str, Interval]) -> str | None:
+    """The best model against each other model at one training length, by ``compare_pair``."""
+    models = {m: iv for m, iv in by_model.items() if iv.mean is not None}
+    if len(models) < 2:
+        return None
+    best = _ranked([(m, iv.mean) for m, iv in models.items()])[0][0]
+    parts = [compare_pair(best, models[best], m, iv) for m, iv in sorted(models.items()) if m != best]
+    return f"{task} at training length {length}, exact-sequence accuracy: " + "; ".join(parts) + "."
+
+
 def accuracy_sentences(task: str, by_model: dict[str, dict[int, Cell]], solved: float) -> list[str]:
-    """Accuracy at each training length, the longest length each model solves, and extrapolation."""
+    """Accuracy at each training length (with the comparison), the longest length each model solves, extrapolation."""
     out = []
     lengths = sorted({L for cells in by_model.values() for L in cells})
     for L in lengths:
-        pairs = _ranked([(m, cells[L].val_seq_acc) for m, cells in by_model.items() if L in cells])
-        seeds = max(cells[L].seeds for cells in by_model.values() if L in cells)
-        parts = ", ".join(f"{m} {_f(a)}" for m, a in pairs)
-        note = f" (mean of {seeds} seeds)" if seeds > 1 else ""
-        out.append(f"{task}, trained and tested at length {L}: exact-sequence accuracy {parts}{note}.")
+        at_L = {m: cells[L] for m, cells in by_model.items() if L in cells}
+        ivs = {m: c.accuracy() for m, c in at_L.items()}
+        pairs = _ranked([(m, iv.mean) for m, iv in ivs.items()])
+        parts = ", ".join(f"{m} {ivs[m].text()}" for m, _ in pairs)
+        sources = {c.accuracy_source for c in at_L.values()}
+        where = "" if sources == {"validation"} else (
+            " on the evaluation set, each model at the learning rate it did best at on the validation set"
+            if sources == {"evaluation"} else " (on the evaluation set where a learning rate was chosen)")
+        out.append(f"{task}, trained and tested at length {L}: exact-sequence accuracy {parts}{where}"
+                   f"{seeds_note(list(ivs.values()))}.")
+        if (s := comparison_sentence(task, L, ivs)) is not None:
+            out.append(s)
     if len(lengths) > 1:
-        parts = []
-        for m in sorted(by_model):
-            cells = by_model[m]
-            ok = [L for L, c in cells.items() if c.val_seq_acc is not None and c.val_seq_acc >= solved]
-            if ok:
-                parts.append(f"{m} up to {max(ok)}" + ("" if max(ok) == max(cells) else f" (not at {max(cells)})"))
-            else:
-                best_L = max(cells, key=lambda L: cells[L].val_seq_acc or 0.0)
-                parts.append(f"{m} at none of {min(cells)}–{max(cells)} "
-                             f"(best {_f(cells[best_L].val_seq_acc)} at {best_L})")
-        out.append(f"{task}: longest training length solved (exact-sequence accuracy ≥ {solved:.2f}): "
-                   + "; ".join(parts) + ".")
+        out.append(_solved_sentence(task, by_model, solved))
+    out += _beyond_sentences(task, by_model)
+    return out
+
+
+def _solved_sentence(task: str, by_model: dict[str, dict[int, Cell]], solved: float) -> str:
+    parts = []
+    for m in sorted(by_model):
+        cells = by_model[m]
+        acc = {L: c.accuracy().mean for L, c in cells.items()}
+        ok = [L for L, a in acc.items() if a is not None and a >= solved]
+        if ok:
+            parts.append(f"{m} up to {max(ok)}" + ("" if max(ok) == max(cells) else f" (not at {max(cells)})"))
+        else:
+            best_L = max(cells, key=lambda L: acc[L] or 0.0)
+            parts.append(f"{m} at none of {min(cells)}–{max(cells)} (best {_f(acc[best_L])} at {best_L})")
+    return (f"{task}: longest training length solved (mean exact-sequence accuracy ≥ {solved:.2f}): "
+            + "; ".join(parts) + ".")
+
+
+def _beyond_sentences(task: str, by_model: dict[str, dict[int, Cell]]) -> list[str]:
     beyond_parts, unsupported_parts = [], []
     for m in sorted(by_model):
-        pts = [(c.train_length, p) for c in by_model[m].values() for p in c.ladder() if not p["in_train_range"]]
+        pts = [(c.train_range[1], p) for c in by_model[m].values() for p in c.ladder() if p["beyond"]]
         if not pts:
             continue
         accs = [p["seq_acc"] for _, p in pts if p["seq_acc"] is not None]
@@ -137,14 +397,34 @@ def accuracy_sentences(task: str, by_model: dict[str, dict[int, Cell]], solved: 
         elif accs:
             best_L, best = max(((L, p) for L, p in pts if p["seq_acc"] is not None), key=lambda x: x[1]["seq_acc"])
             beyond_parts.append(f"{m} {_f(mean(accs))} on average, best {_f(best['seq_acc'])} "
-                                f"at length {best['length']} (trained at {best_L})")
+                                f"at length {best['length']} (trained up to {best_L})")
         if cannot:
             unsupported_parts.append(f"{m} cannot take {len(cannot)} of its {len(pts)} longer lengths "
                                      f"(from length {min(p['length'] for p in cannot)})")
+    out = []
     if beyond_parts:
-        out.append(f"{task}, beyond the training length: " + "; ".join(beyond_parts) + ".")
+        out.append(f"{task}, beyond the lengths trained on: " + "; ".join(beyond_parts) + ".")
     if unsupported_parts:
         out.append(f"{task}: " + "; ".join(unsupported_parts) + ", counted as unsupported rather than as 0.")
+    return out
+
+
+def lr_sentences(task: str, by_model: dict[str, dict[int, Cell]]) -> list[str]:
+    """The learning rate each model was compared at, and a warning when it sits at an end of the searched grid."""
+    out = []
+    for L in sorted({L for cells in by_model.values() for L in cells}):
+        searched = {m: cells[L].lr_search for m, cells in sorted(by_model.items()) if L in cells and cells[L].lr_search}
+        if not searched:
+            continue
+        chosen = "; ".join(f"{m} {fmt_lr(s.chosen)} (of {len(s.grid)}: {fmt_lr(s.grid[0])}–{fmt_lr(s.grid[-1])})"
+                           for m, s in searched.items())
+        out.append(f"{task} at training length {L}, learning rate chosen on the validation set (highest exact-sequence "
+                   f"accuracy, ties to the lower loss): {chosen}.")
+        for m, s in searched.items():
+            if s.edge:
+                out.append(f"Warning: {m}'s best rate on {task} at length {L}, {fmt_lr(s.chosen)}, is the {s.edge} "
+                           f"one searched, so a better one may lie {'below' if s.edge == 'lowest' else 'above'} "
+                           f"the grid: widen optimizer.lr.")
     return out
 
 
@@ -161,7 +441,7 @@ def slice_sentences(task: str, by_model: dict[str, dict[int, Cell]]) -> list[str
             L = max(cells)
             keys = cells[L]
             lo, hi = min(keys), max(keys)
-            parts.append(f"{m} {_f(keys[lo])} at {lo} and {_f(keys[hi])} at {hi} (trained at {L})")
+            parts.append(f"{m} {keys[lo].text()} at {lo} and {keys[hi].text()} at {hi} (trained at {L})")
         if parts:
             out.append(f"{task}, exact-sequence accuracy by {axis}: " + "; ".join(parts) + ".")
     return out
@@ -169,19 +449,20 @@ def slice_sentences(task: str, by_model: dict[str, dict[int, Cell]]) -> list[str
 
 def cost_sentence(task: str, by_model: dict[str, dict[int, Cell]], what: str, device: str) -> str | None:
     """How tokens/s or peak memory changes from the shortest to the longest training length, per model."""
-    attr, unit, fmt = {"throughput": ("tokens_per_s", "tokens/s", _rate),
-                       "memory": ("peak_mem_mb", "MB", lambda x: _f(x, 0))}[what]
+    key, unit, fmt = {"throughput": ("train_tokens_per_s", "tokens/s", _rate),
+                      "memory": ("peak_mem_mb", "MB", lambda x: _f(x, 0))}[what]
     parts = []
     for m in sorted(by_model):
-        cells = {L: getattr(c, attr) for L, c in by_model[m].items() if getattr(c, attr) is not None}
+        cells = {L: c.stat(key) for L, c in by_model[m].items() if c.stat(key).mean is not None}
         if not cells:
             continue
         lo, hi = min(cells), max(cells)
         if lo == hi:
-            parts.append(f"{m} {fmt(cells[lo])} {unit} at length {lo}")
+            parts.append(f"{m} {cells[lo].text(fmt=fmt)} {unit} at length {lo}")
         else:
-            ratio = cells[hi] / cells[lo] if cells[lo] else float("nan")
-            parts.append(f"{m} {fmt(cells[lo])} {unit} at length {lo} and {fmt(cells[hi])} at {hi} (×{ratio:.2f})")
+            ratio = cells[hi].mean / cells[lo].mean if cells[lo].mean else float("nan")
+            parts.append(f"{m} {cells[lo].text(fmt=fmt)} {unit} at length {lo} and {cells[hi].text(fmt=fmt)} "
+                         f"at {hi} (×{ratio:.2f})")
     if not parts:
         return None
     label = "training throughput" if what == "throughput" else "peak memory"

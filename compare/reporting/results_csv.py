@@ -1,4 +1,9 @@
-"""results.csv: one line per run, accuracy at each evaluated length in its own column."""
+"""results.csv: one line per run, accuracy at each evaluated length in its own column, then its cell's aggregates.
+
+A run's cell is the runs that differ from it only in seed (same task, model, training length and learning
+rate). The ``cell_*`` columns repeat that cell's mean and 95% Student's t half-width over seeds on each of
+its runs (``_ci95`` is empty with one seed), so one file serves both per-run and per-cell reading.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,15 @@ import csv
 import io
 from typing import Any
 
+from compare.reporting.findings import cells_of, lr_of, seed_groups
 from compare.runs.records import RunRecord
 
 CSV_COLUMNS = ["run", "status", "task", "model", "train_length", "seed", "params", "steps", "val_seq_acc",
                "val_token_acc", "val_loss", "train_tokens_per_s", "step_time_s", "peak_mem_mb", "wall_s", "device"]
+#: Per-run columns from the config and the newer row keys (empty in rows written before them).
+RUN_COLUMNS = ["lr", "window", "train_range", "scored_step", "parallel_over_time", "sequential_depth", "state_size"]
+#: Row keys aggregated over the seeds of a cell.
+CELL_KEYS = ["val_seq_acc", "val_loss", "train_tokens_per_s", "peak_mem_mb"]
 
 
 def device_of(row: dict) -> str:
@@ -17,13 +27,46 @@ def device_of(row: dict) -> str:
     return str(((row.get("config") or {}).get("trainer") or {}).get("accelerator") or "unknown")
 
 
+def _run_values(row: dict) -> dict[str, Any]:
+    lengths = row.get("train_lengths")
+    window = ((row.get("config") or {}).get("model") or {}).get("window")
+    return {"lr": lr_of(row), "window": window,
+            "train_range": f"{lengths[0]}-{lengths[1]}" if isinstance(lengths, (list, tuple)) and len(lengths) == 2
+            else row.get("train_length"),
+            **{k: row.get(k) for k in ("scored_step", "parallel_over_time", "sequential_depth", "state_size")}}
+
+
+def _cell_values(records: list[RunRecord], lengths: list[int]) -> dict[int, dict[str, Any]]:
+    """id(row) -> the cell_* columns of that row's cell."""
+    rows = [r.row for r in records if r.usable]
+    compared = {id(row) for ms in cells_of(rows).values() for by_len in ms.values() for c in by_len.values()
+                for row in c.rows}
+    out: dict[int, dict[str, Any]] = {}
+    for group in seed_groups(rows).values():
+        values: dict[str, Any] = {"cell_seeds": group.seeds}
+        for key in CELL_KEYS:
+            iv = group.stat(key)
+            values[f"cell_{key}_mean"], values[f"cell_{key}_ci95"] = iv.mean, iv.half
+        ladder = {p["length"]: p for p in group.ladder()}
+        for L in lengths:
+            p = ladder.get(L)
+            values[f"cell_seq_acc@{L}_mean"] = p["seq_acc"] if p else None
+            values[f"cell_seq_acc@{L}_ci95"] = p["seq_acc_half"] if p else None
+        for row in group.rows:
+            out[id(row)] = {**values, "cell_compared": "yes" if id(row) in compared else "no"}
+    return out
+
+
 def results_csv(records: list[RunRecord]) -> str:
     """One line per run; accuracy at each evaluated length in its own column (empty = not evaluated)."""
     lengths = sorted({int(p["length"]) for r in records if r.row for p in r.row.get("ladder") or []})
     extra = sorted({k for r in records if r.row for k, v in (r.row.get("task_metrics") or {}).items()
                     if isinstance(v, (int, float, str, bool))})
-    columns = (CSV_COLUMNS + [f"seq_acc@{L}" for L in lengths] + [f"task.{k}" for k in extra]
-               + ["unsupported_lengths", "problem", "path"])
+    cell_columns = (["cell_seeds", "cell_compared"] + [f"cell_{k}_{s}" for k in CELL_KEYS for s in ("mean", "ci95")]
+                    + [f"cell_seq_acc@{L}_{s}" for L in lengths for s in ("mean", "ci95")])
+    columns = (CSV_COLUMNS + RUN_COLUMNS + [f"seq_acc@{L}" for L in lengths] + [f"task.{k}" for k in extra]
+               + ["unsupported_lengths", "problem", "path"] + cell_columns)
+    cells = _cell_values(records, lengths)
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
@@ -33,10 +76,12 @@ def results_csv(records: list[RunRecord]) -> str:
         line.update(run=r.name, status=r.status, problem=r.problem or "", path=str(r.path))
         if r.row:
             line["device"] = device_of(row)
+            line.update(_run_values(row))
             for p in row.get("ladder") or []:
                 line[f"seq_acc@{p['length']}"] = "unsupported" if not p.get("supported", True) else p.get("seq_acc")
             for k in extra:
                 line[f"task.{k}"] = (row.get("task_metrics") or {}).get(k)
             line["unsupported_lengths"] = " ".join(str(x) for x in row.get("unsupported_lengths") or [])
+            line.update(cells.get(id(r.row), {}))
         writer.writerow(line)
     return buf.getvalue()

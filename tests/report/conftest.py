@@ -39,3 +39,34 @@ def tiny_sweep(tmp_path_factory) -> Path:
     assert proc.returncode == 1 and "compare-train: error: a run of the sweep failed" in proc.stderr, proc.stderr[-3000:]
     assert (sweep / "report" / "report.html").is_file(), proc.stderr[-3000:]
     return sweep
+
+
+#: The tiny runs of ``two_seed_sweep``: a transformer needs a budget above ~5,100 parameters at width 1.
+TINY_RUN = ["task.length=4", "model.param_budget=8000", "trainer.max_steps=12", "trainer.val_check_interval=6",
+            "trainer.log_every_n_steps=3", "data.val_size=32", "eval.num_samples=32", "progress_bar=none",
+            "threads=1"]
+
+
+@pytest.fixture(scope="session")
+def two_seed_sweep(tmp_path_factory) -> Path:
+    """One sweep dir holding LSTM and transformer on copy at length 4, each trained twice (seed 0 and 1) by the
+    real ``train``, in job dirs named as Hydra names them; its report is built by ``build_report``."""
+    import torch
+    from hydra import compose, initialize_config_dir
+
+    from compare.reporting.build import build_report
+    from compare.train import CONF_DIR, train
+
+    sweep = tmp_path_factory.mktemp("two_seeds") / "multirun"
+    jobs = [(m, s) for m in ("lstm", "transformer") for s in (0, 1)]
+    threads = torch.get_num_threads()
+    try:
+        for num, (model, seed) in enumerate(jobs):
+            with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+                cfg = compose("config", overrides=[f"output_dir={sweep / f'{num}_copy_{model}_L4'}", f"model={model}",
+                                                   f"seed={seed}", *TINY_RUN])
+            assert train(cfg)["status"] == "ok"
+    finally:
+        torch.set_num_threads(threads)  # threads=1 (as tiny_sweep's OMP_NUM_THREADS=1) must not leak into other tests
+    build_report(sweep)
+    return sweep
