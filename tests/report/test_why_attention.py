@@ -21,7 +21,7 @@ def composed(*overrides: str):
     return cfg
 
 
-@pytest.mark.parametrize("preset,models", [("why_attention", {"lstm", "transformer"}),
+@pytest.mark.parametrize("preset,models", [("why_attention", {"lstm", "mingru", "linear_attention", "transformer"}),
                                            ("why_attention_gpu", {"lstm", "gru", "mingru", "minlstm", "linear_attention", "transformer"})])
 def test_preset_is_a_sweep_with_a_length_for_every_task_and_rung(preset, models):
     cfg = composed(f"experiment={preset}")
