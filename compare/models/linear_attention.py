@@ -21,7 +21,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from compare.errors import UserError
-from compare.models.sizing import fit_width, params_of
+from compare.models.blocks import BlockStackLM, PreNormBlock, check_mode, check_stack
+from compare.models.sizing import fit_block_widths
 
 MODES = ("chunked", "recurrent")
 #: Added to the normaliser phi(q).z, as in the paper's code; it is > 0 anyway, this guards float underflow.
@@ -102,22 +103,18 @@ class CausalLinearAttention(nn.Module):
         return self.drop(self.proj(y.transpose(1, 2).reshape(b, t, d)))
 
 
-class Block(nn.Module):
+class Block(PreNormBlock):
     """Pre-LayerNorm block: x + attn(ln(x)), then x + mlp(ln(x))."""
 
     def __init__(self, d_model: int, n_heads: int, d_ff: int, dropout: float, chunk_size: int) -> None:
-        super().__init__()
-        self.ln1 = nn.LayerNorm(d_model)
-        self.attn = CausalLinearAttention(d_model, n_heads, dropout, chunk_size)
-        self.ln2 = nn.LayerNorm(d_model)
-        self.mlp = nn.Sequential(nn.Linear(d_model, d_ff), nn.GELU(), nn.Linear(d_ff, d_model), nn.Dropout(dropout))
+        super().__init__(d_model, d_ff, dropout, attn=CausalLinearAttention(d_model, n_heads, dropout, chunk_size))
 
     def forward(self, x: Tensor, mode: str) -> Tensor:
         x = x + self.attn(self.ln1(x), mode)
         return x + self.mlp(self.ln2(x))
 
 
-class LinearAttentionLM(nn.Module):
+class LinearAttentionLM(BlockStackLM):
     """Token ids (batch, time) -> logits (batch, time, vocab) through causal linear-attention blocks.
 
     Give either ``d_model`` or ``param_budget``. With a budget, ``d_model`` is the multiple of ``n_heads``
@@ -142,49 +139,31 @@ class LinearAttentionLM(nn.Module):
         chunk_size: int = 64,
         dropout: float = 0.0,
     ) -> None:
-        super().__init__()
-        check_mode(mode)
-        if num_layers < 1 or n_heads < 1:
-            raise UserError(f"num_layers={num_layers} and n_heads={n_heads} must both be >= 1")
+        check_mode(mode, MODES)
+        if n_heads < 1:
+            raise UserError(f"n_heads={n_heads} must be >= 1")
+        check_stack(num_layers, mlp_ratio, d_ff, dropout)
         if chunk_size < 1:
             raise UserError(f"chunk_size={chunk_size} must be >= 1")
-        if mlp_ratio <= 0:
-            raise UserError(f"mlp_ratio={mlp_ratio} must be > 0")
-        if d_ff is not None and d_ff < 1:
-            raise UserError(f"d_ff={d_ff} must be >= 1")
-        if not 0 <= dropout < 1:
-            raise UserError(f"dropout={dropout} must be in [0, 1)")
         if d_model is not None and (d_model < 1 or d_model % n_heads):
             raise UserError(f"d_model={d_model} must be a positive multiple of n_heads={n_heads}")
         if d_model is None:
             if param_budget is None:
                 raise UserError("linear_attention: set model.d_model or model.param_budget")
-
-            def make(dm: int, f: int | None = None) -> LinearAttentionLM:
-                return LinearAttentionLM(vocab_size, num_layers, n_heads, dm, f or max(1, round(mlp_ratio * dm)),
-                                         chunk_size=chunk_size, dropout=dropout)
-
-            what = f"a {num_layers}-layer linear-attention model with {n_heads} heads"
-            d_model = fit_width(make, param_budget, step=n_heads, what=what)
-            if d_ff is None and params_of(make, d_model) != param_budget:
-                d_ff = fit_width(lambda f: make(d_model, f), param_budget, what=what)
+            d_model, d_ff = fit_block_widths(
+                lambda dm, f: LinearAttentionLM(vocab_size, num_layers, n_heads, dm, f, chunk_size=chunk_size,
+                                                dropout=dropout),
+                param_budget, mlp_ratio=mlp_ratio, d_ff=d_ff, step=n_heads,
+                what=f"a {num_layers}-layer linear-attention model with {n_heads} heads")
         d_ff = d_ff or max(1, round(mlp_ratio * d_model))
-
-        self.vocab_size = vocab_size
-        self.d_model, self.d_ff, self.n_heads, self.num_layers = d_model, d_ff, n_heads, num_layers
+        super().__init__(vocab_size, d_model, num_layers, lambda: Block(d_model, n_heads, d_ff, dropout, chunk_size),
+                         dropout)
+        self.d_model, self.d_ff, self.n_heads = d_model, d_ff, n_heads
         self.mode = mode
-        self.embed = nn.Embedding(vocab_size, d_model)
-        self.drop = nn.Dropout(dropout)
-        self.blocks = nn.ModuleList(Block(d_model, n_heads, d_ff, dropout, chunk_size) for _ in range(num_layers))
-        self.ln_f = nn.LayerNorm(d_model)
-        self.head = nn.Linear(d_model, vocab_size)
 
     def forward(self, tokens: Tensor, mode: str | None = None) -> Tensor:
-        mode = check_mode(mode or self.mode)
-        x = self.drop(self.embed(tokens))
-        for block in self.blocks:
-            x = block(x, mode)
-        return self.head(self.ln_f(x))
+        """Logits (batch, time, vocab); ``mode`` runs this one call in the other form."""
+        return self.run_blocks(self.embed(tokens), check_mode(mode or self.mode, MODES))
 
     def mechanism(self, length: int) -> dict:
         """Sequential steps one forward pass over ``length`` tokens takes, and numbers carried per sequence while reading."""
@@ -195,9 +174,3 @@ class LinearAttentionLM(nn.Module):
         return {"parallel_over_time": parallel,
                 "sequential_depth": self.num_layers if parallel else length * self.num_layers,
                 "state_size": self.n_heads * (d_head * d_head + d_head) * self.num_layers}
-
-
-def check_mode(mode: str) -> str:
-    if mode not in MODES:
-        raise UserError(f"mode={mode!r} is not known; choose one of {list(MODES)}")
-    return mode

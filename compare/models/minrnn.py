@@ -13,7 +13,8 @@ trained model would read a stream. Both modes give the same outputs from the sam
 
 g(x) = x + 0.5 for x >= 0 and sigmoid(x) below keeps h~ (and so every h) positive, which is what
 makes log h real. Layers are stacked in pre-LayerNorm residual blocks with an MLP, as the
-transformer here is, so the two differ only in how positions are mixed.
+transformer here is (the shared parts are in :mod:`compare.models.blocks`), so the two differ only
+in how positions are mixed.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from compare.errors import UserError
-from compare.models.sizing import fit_width, params_of
+from compare.models.blocks import BlockStackLM, PreNormBlock, check_mode, check_stack
+from compare.models.sizing import fit_block_widths
 
 MODES = ("scan", "sequential")
 
@@ -139,23 +141,18 @@ class MinLSTM(MinRNN):
 CELLS = {"mingru": MinGRU, "minlstm": MinLSTM}
 
 
-class MinRNNBlock(nn.Module):
+class MinRNNBlock(PreNormBlock):
     """Pre-LayerNorm residual block: x + minrnn(ln(x)), then x + mlp(ln(x))."""
 
     def __init__(self, cell: str, hidden_size: int, d_ff: int, dropout: float) -> None:
-        super().__init__()
-        self.ln1 = nn.LayerNorm(hidden_size)
-        self.rnn = CELLS[cell](hidden_size)
-        self.drop = nn.Dropout(dropout)
-        self.ln2 = nn.LayerNorm(hidden_size)
-        self.mlp = nn.Sequential(nn.Linear(hidden_size, d_ff), nn.GELU(), nn.Linear(d_ff, hidden_size), nn.Dropout(dropout))
+        super().__init__(hidden_size, d_ff, dropout, rnn=CELLS[cell](hidden_size), drop=nn.Dropout(dropout))
 
     def forward(self, x: Tensor, mode: str) -> Tensor:
         x = x + self.drop(self.rnn(self.ln1(x), mode))
         return x + self.mlp(self.ln2(x))
 
 
-class MinRNNLM(nn.Module):
+class MinRNNLM(BlockStackLM):
     """Token ids (batch, time) -> logits (batch, time, vocab) through a stack of minGRU or minLSTM blocks.
 
     Give either ``hidden_size`` or ``param_budget``. With a budget, ``hidden_size`` is the width nearest
@@ -178,49 +175,28 @@ class MinRNNLM(nn.Module):
         mode: str = "scan",
         dropout: float = 0.0,
     ) -> None:
-        super().__init__()
         if cell not in CELLS:
             raise UserError(f"cell={cell!r} is not a minimal RNN cell; choose one of {sorted(CELLS)}")
-        check_mode(mode)
-        if num_layers < 1:
-            raise UserError(f"num_layers={num_layers} must be >= 1")
-        if mlp_ratio <= 0:
-            raise UserError(f"mlp_ratio={mlp_ratio} must be > 0")
-        if d_ff is not None and d_ff < 1:
-            raise UserError(f"d_ff={d_ff} must be >= 1")
-        if not 0 <= dropout < 1:
-            raise UserError(f"dropout={dropout} must be in [0, 1)")
+        check_mode(mode, MODES)
+        check_stack(num_layers, mlp_ratio, d_ff, dropout)
         if hidden_size is None:
             if param_budget is None:
                 raise UserError(f"{cell}: set model.hidden_size or model.param_budget")
-
-            def make(h: int, f: int | None = None) -> MinRNNLM:
-                return MinRNNLM(vocab_size, cell, num_layers, h, f or max(1, round(mlp_ratio * h)), dropout=dropout)
-
-            what = f"a {num_layers}-layer {cell}"
-            hidden_size = fit_width(make, param_budget, what=what)
-            if d_ff is None and params_of(make, hidden_size) != param_budget:
-                d_ff = fit_width(lambda f: make(hidden_size, f), param_budget, what=what)
+            hidden_size, d_ff = fit_block_widths(
+                lambda h, f: MinRNNLM(vocab_size, cell, num_layers, h, f, dropout=dropout),
+                param_budget, mlp_ratio=mlp_ratio, d_ff=d_ff, what=f"a {num_layers}-layer {cell}")
         elif hidden_size < 1:
             raise UserError(f"hidden_size={hidden_size} must be >= 1")
         d_ff = d_ff or max(1, round(mlp_ratio * hidden_size))
-
+        super().__init__(vocab_size, hidden_size, num_layers, lambda: MinRNNBlock(cell, hidden_size, d_ff, dropout),
+                         dropout)
         self.name = cell
-        self.vocab_size = vocab_size
-        self.hidden_size, self.d_ff, self.num_layers = hidden_size, d_ff, num_layers
+        self.hidden_size, self.d_ff = hidden_size, d_ff
         self.mode = mode
-        self.embed = nn.Embedding(vocab_size, hidden_size)
-        self.drop = nn.Dropout(dropout)
-        self.blocks = nn.ModuleList(MinRNNBlock(cell, hidden_size, d_ff, dropout) for _ in range(num_layers))
-        self.ln_f = nn.LayerNorm(hidden_size)
-        self.head = nn.Linear(hidden_size, vocab_size)
 
     def forward(self, tokens: Tensor, mode: str | None = None) -> Tensor:
-        mode = check_mode(mode or self.mode)
-        x = self.drop(self.embed(tokens))
-        for block in self.blocks:
-            x = block(x, mode)
-        return self.head(self.ln_f(x))
+        """Logits (batch, time, vocab); ``mode`` runs this one call in the other form."""
+        return self.run_blocks(self.embed(tokens), check_mode(mode or self.mode, MODES))
 
     def mechanism(self, length: int) -> dict:
         """Sequential steps one forward pass over ``length`` tokens takes, and numbers carried per sequence while reading."""
@@ -230,9 +206,3 @@ class MinRNNLM(nn.Module):
         steps = max(1, math.ceil(math.log2(length))) if parallel else length
         return {"parallel_over_time": parallel, "sequential_depth": steps * self.num_layers,
                 "state_size": self.hidden_size * self.num_layers}
-
-
-def check_mode(mode: str) -> str:
-    if mode not in MODES:
-        raise UserError(f"mode={mode!r} is not known; choose one of {list(MODES)}")
-    return mode

@@ -49,3 +49,21 @@ def fit_width(make: Callable[[int], nn.Module], budget: int, *, step: int = 1, w
     # The next width up may land closer to the budget than this one.
     below, above = params_of(make, lo * step), params_of(make, hi * step)
     return hi * step if abs(above - budget) < abs(budget - below) else lo * step
+
+
+def fit_block_widths(make: Callable[[int, int], nn.Module], budget: int, *, mlp_ratio: float, d_ff: int | None = None,
+                     step: int = 1, what: str = "model") -> tuple[int, int]:
+    """(width, d_ff) of a block-stacked model built by ``make(width, d_ff)`` for ``budget`` parameters.
+
+    The width is fitted with the MLP at ``mlp_ratio`` x width; then, unless ``d_ff`` is given, the MLP width
+    is fitted at that width so the count lands on the budget (a width step moves it by thousands).
+    """
+    def ratio_ff(width: int) -> int:
+        return max(1, round(mlp_ratio * width))
+
+    width = fit_width(lambda w: make(w, ratio_ff(w)), budget, step=step, what=what)
+    if d_ff is None:
+        d_ff = ratio_ff(width)
+        if params_of(lambda f: make(width, f), d_ff) != budget:
+            d_ff = fit_width(lambda f: make(width, f), budget, what=what)
+    return width, d_ff

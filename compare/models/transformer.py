@@ -1,5 +1,8 @@
 """A small decoder-only transformer: pre-LayerNorm blocks, causal multi-head self-attention, MLP.
 
+The block and LM shell around the attention are shared with the other block-stacked models
+(:mod:`compare.models.blocks`); what is the transformer's own is here.
+
 Attention runs through ``F.scaled_dot_product_attention`` (flash / memory-efficient kernels on GPU)
 or through the explicit formula softmax(QK^T / sqrt(d_k) + bias) V, which can hand back the weights.
 Both take the same mask or bias from :class:`~compare.models.positions.AttentionPattern`, so they
@@ -16,6 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from compare.errors import UserError
+from compare.models.blocks import BlockStackLM, PreNormBlock, check_stack
 from compare.models.positions import (
     POSITIONAL_ENCODINGS,
     AttentionPattern,
@@ -25,7 +29,7 @@ from compare.models.positions import (
     default_hard_alibi_windows,
     sinusoidal_table,
 )
-from compare.models.sizing import fit_width, params_of
+from compare.models.sizing import fit_block_widths
 
 ATTENTION_IMPLS = ("sdpa", "explicit")
 
@@ -79,15 +83,11 @@ class CausalSelfAttention(nn.Module):
         return self.proj(y.transpose(1, 2).reshape(b, t, d)), weights
 
 
-class Block(nn.Module):
+class Block(PreNormBlock):
     """Pre-LayerNorm transformer block: x + attn(ln(x)), then x + mlp(ln(x))."""
 
     def __init__(self, d_model: int, n_heads: int, d_ff: int, dropout: float, impl: str) -> None:
-        super().__init__()
-        self.ln1 = nn.LayerNorm(d_model)
-        self.attn = CausalSelfAttention(d_model, n_heads, dropout, impl)
-        self.ln2 = nn.LayerNorm(d_model)
-        self.mlp = nn.Sequential(nn.Linear(d_model, d_ff), nn.GELU(), nn.Linear(d_ff, d_model), nn.Dropout(dropout))
+        super().__init__(d_model, d_ff, dropout, attn=CausalSelfAttention(d_model, n_heads, dropout, impl))
 
     def forward(self, x: Tensor, pattern: AttentionPattern, rotary: Rotary | None = None,
                 return_weights: bool = False) -> tuple[Tensor, Tensor | None]:
@@ -96,7 +96,27 @@ class Block(nn.Module):
         return x + self.mlp(self.ln2(x)), weights
 
 
-class TransformerLM(nn.Module):
+def check_attention(attention: str, pos_encoding: str, n_heads: int, max_positions: int | None,
+                    window: int | None, hard_alibi_windows: Sequence[int | None] | None) -> list[int | None] | None:
+    """UserError for an attention setting TransformerLM cannot build; else the checked ``hard_alibi_windows``."""
+    if attention not in ATTENTION_IMPLS:
+        raise UserError(f"attention={attention!r} is not known; choose one of {list(ATTENTION_IMPLS)}")
+    if pos_encoding not in POSITIONAL_ENCODINGS:
+        raise UserError(f"pos_encoding={pos_encoding!r} is not known; choose one of {list(POSITIONAL_ENCODINGS)}")
+    if n_heads < 1:
+        raise UserError(f"n_heads={n_heads} must be >= 1")
+    if pos_encoding == "learned" and (max_positions is None or max_positions < 1):
+        raise UserError(f"max_positions={max_positions}: a learned position table needs a size >= 1")
+    if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 1):
+        raise UserError(f"window={window!r}: give how many latest tokens each query sees (>= 1), or null for all")
+    if hard_alibi_windows is None:
+        return None
+    if pos_encoding != "hard_alibi":
+        raise UserError(f"hard_alibi_windows is only read with pos_encoding=hard_alibi, not {pos_encoding!r}")
+    return check_hard_alibi_windows(hard_alibi_windows, n_heads)
+
+
+class TransformerLM(BlockStackLM):
     """Token ids (batch, time) -> logits (batch, time, vocab) through causal transformer blocks.
 
     Give either ``d_model`` or ``param_budget``. With a budget, ``d_model`` is the multiple of
@@ -132,61 +152,42 @@ class TransformerLM(nn.Module):
         window: int | None = None,
         hard_alibi_windows: Sequence[int | None] | None = None,
     ) -> None:
-        super().__init__()
-        if attention not in ATTENTION_IMPLS:
-            raise UserError(f"attention={attention!r} is not known; choose one of {list(ATTENTION_IMPLS)}")
-        if pos_encoding not in POSITIONAL_ENCODINGS:
-            raise UserError(f"pos_encoding={pos_encoding!r} is not known; choose one of {list(POSITIONAL_ENCODINGS)}")
-        if num_layers < 1 or n_heads < 1:
-            raise UserError(f"num_layers={num_layers} and n_heads={n_heads} must both be >= 1")
-        if pos_encoding == "learned" and (max_positions is None or max_positions < 1):
-            raise UserError(f"max_positions={max_positions}: a learned position table needs a size >= 1")
-        if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 1):
-            raise UserError(f"window={window!r}: give how many latest tokens each query sees (>= 1), or null for all")
-        if hard_alibi_windows is not None:
-            if pos_encoding != "hard_alibi":
-                raise UserError(f"hard_alibi_windows is only read with pos_encoding=hard_alibi, not {pos_encoding!r}")
-            hard_alibi_windows = check_hard_alibi_windows(hard_alibi_windows, n_heads)
-        # Rotating pairs of dimensions needs an even width per head.
-        step = 2 * n_heads if pos_encoding == "rope" else n_heads
+        hard_alibi_windows = check_attention(attention, pos_encoding, n_heads, max_positions, window, hard_alibi_windows)
+        check_stack(num_layers, mlp_ratio, d_ff, dropout)
         if d_model is not None and d_model % n_heads:
             raise UserError(f"d_model={d_model} must be a multiple of n_heads={n_heads}")
         if d_model is None:
             if param_budget is None:
                 raise UserError("transformer: set model.d_model or model.param_budget")
-
-            def make(d: int, f: int | None = None) -> TransformerLM:
-                return TransformerLM(vocab_size, num_layers, n_heads, d, f or max(1, round(mlp_ratio * d)),
-                                     pos_encoding=pos_encoding, max_positions=max_positions,
-                                     attention=attention, dropout=dropout, window=window,
-                                     hard_alibi_windows=hard_alibi_windows)
-
-            what = f"a {num_layers}-layer transformer with {n_heads} heads"
-            d_model = fit_width(make, param_budget, step=step, what=what)
-            if d_ff is None and params_of(make, d_model) != param_budget:
-                d_ff = fit_width(lambda f: make(d_model, f), param_budget, what=what)
+            d_model, d_ff = fit_block_widths(
+                lambda d, f: TransformerLM(vocab_size, num_layers, n_heads, d, f, pos_encoding=pos_encoding,
+                                           max_positions=max_positions, attention=attention, dropout=dropout,
+                                           window=window, hard_alibi_windows=hard_alibi_windows),
+                param_budget, mlp_ratio=mlp_ratio, d_ff=d_ff,
+                # Rotating pairs of dimensions needs an even width per head.
+                step=2 * n_heads if pos_encoding == "rope" else n_heads,
+                what=f"a {num_layers}-layer transformer with {n_heads} heads")
         d_ff = d_ff or max(1, round(mlp_ratio * d_model))
-
-        self.vocab_size = vocab_size
-        self.num_layers = num_layers
+        learned = pos_encoding == "learned"
+        super().__init__(vocab_size, d_model, num_layers, lambda: Block(d_model, n_heads, d_ff, dropout, attention),
+                         dropout, position_table=max_positions if learned else None)
         self.d_model, self.d_ff, self.n_heads = d_model, d_ff, n_heads
         self.pos_encoding = pos_encoding
         self.attention = attention
         self.window = window
         # Only a learned table bounds the length; every other encoding extends to any position.
-        self.max_positions = max_positions if pos_encoding == "learned" else None
-        self.embed = nn.Embedding(vocab_size, d_model)
-        self.pos = nn.Embedding(max_positions, d_model) if pos_encoding == "learned" else None
-        self.rotary = Rotary(d_model // n_heads) if pos_encoding == "rope" else None
-        if pos_encoding == "hard_alibi" and hard_alibi_windows is None:
+        self.max_positions = max_positions if learned else None
+        self._set_attention_positions(hard_alibi_windows)
+
+    def _set_attention_positions(self, hard_alibi_windows: list[int | None] | None) -> None:
+        """The position codes that act inside attention (rope, alibi, hard_alibi) and the window, for every layer."""
+        pos, n_heads = self.pos_encoding, self.n_heads
+        self.rotary = Rotary(self.d_model // n_heads) if pos == "rope" else None
+        if pos == "hard_alibi" and hard_alibi_windows is None:
             hard_alibi_windows = default_hard_alibi_windows(n_heads)
         self.hard_alibi_windows = hard_alibi_windows
-        self.pattern = AttentionPattern(n_heads, window, alibi_slopes(n_heads) if pos_encoding == "alibi" else None,
+        self.pattern = AttentionPattern(n_heads, self.window, alibi_slopes(n_heads) if pos == "alibi" else None,
                                         hard_alibi_windows)
-        self.drop = nn.Dropout(dropout)
-        self.blocks = nn.ModuleList(Block(d_model, n_heads, d_ff, dropout, attention) for _ in range(num_layers))
-        self.ln_f = nn.LayerNorm(d_model)
-        self.head = nn.Linear(d_model, vocab_size)
 
     def mechanism(self, length: int) -> dict:
         """Sequential steps one forward pass over ``length`` tokens takes, and numbers carried per sequence while reading."""

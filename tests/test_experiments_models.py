@@ -1,0 +1,118 @@
+"""The positions and context_window presets: each is a sweep by itself, every job composes to a config that
+builds, and one job of each trains a few steps through the real entry point."""
+
+from __future__ import annotations
+
+import itertools
+
+from hydra import compose, initialize_config_dir
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import OmegaConf, open_dict, read_write
+
+from compare.config.build import MODEL_RUN_KEYS, build, build_model
+from compare.config.check import check_config
+from compare.config.run_settings import check_model_fits_task
+from compare.models import RecurrentLM, TransformerLM
+from compare.models.positions import POSITIONAL_ENCODINGS
+from compare.train import CONF_DIR, train
+
+TINY = ["model.param_budget=6000", "trainer.max_steps=3", "trainer.val_check_interval=3",
+        "trainer.log_every_n_steps=1", "data.batch_size=4", "data.val_size=8", "eval.num_samples=8",
+        "~logger", "callbacks.checkpoint=null"]
+
+
+def composed(*overrides: str, job_num: int = 0):
+    """The config one job of a sweep runs with, hydra node included and resolvable (as inside the job)."""
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cfg = compose("config", overrides=list(overrides), return_hydra_config=True)
+    with read_write(cfg.hydra.job):
+        cfg.hydra.job.num = job_num
+    HydraConfig.instance().set_config(cfg)
+    return cfg
+
+
+def sweep_jobs(preset: str) -> list[list[str]]:
+    """The overrides of every job of ``preset``'s own sweep, expanded as Hydra's basic sweeper expands them."""
+    params = composed(f"experiment={preset}").hydra.sweeper.params
+    parsed = OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in params.items()])
+    axes = [[f"{o.get_key_element()}={v}" for v in o.sweep_string_iterator()] for o in parsed]
+    return [list(job) for job in itertools.product(*axes)]
+
+
+def check_job(preset: str, overrides: list[str], num: int):
+    """Compose one job, check it as compare-train would, build its task and model; returns (cfg, task, model)."""
+    cfg = composed(f"experiment={preset}", *overrides, job_num=num)
+    assert cfg.hydra.mode.name == "MULTIRUN"
+    # What the job itself receives: everything but the hydra node, with the output dir Hydra would give it.
+    job = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
+    job.output_dir = "unused"
+    check_config(job, extra_keys={"model": MODEL_RUN_KEYS})
+    task = build(cfg.task)
+    model = build_model(cfg.model, vocab_size=task.num_tokens)
+    check_model_fits_task(model, task)
+    return cfg, task, model
+
+
+def test_positions_sweeps_every_encoding_and_the_lstm():
+    jobs = sweep_jobs("positions")
+    assert len(jobs) == len(POSITIONAL_ENCODINGS) + 1
+    seen, subdirs, budgets = set(), set(), set()
+    for num, overrides in enumerate(jobs):
+        cfg, task, model = check_job("positions", overrides, num)
+        assert (task.name, task.min_length, task.length) == ("copy", 1, 16)
+        assert max(cfg.eval.lengths) == 8 * task.length and task.length in cfg.eval.lengths
+        budgets.add(cfg.model.param_budget)
+        subdirs.add(cfg.hydra.sweep.subdir)
+        if isinstance(model, TransformerLM):
+            seen.add(model.pos_encoding)
+            if model.pos_encoding == "learned":  # the table ends at the longest training sequence
+                assert model.max_positions == task.sequence_length(task.length)
+        else:
+            assert isinstance(model, RecurrentLM) and model.name == "lstm"
+            seen.add("lstm")
+    assert seen == {*POSITIONAL_ENCODINGS, "lstm"}
+    assert len(budgets) == 1
+    assert len(subdirs) == len(jobs) and not any("/" in s for s in subdirs), subdirs
+
+
+def test_context_window_sweeps_windows_by_fact_distance():
+    jobs = sweep_jobs("context_window")
+    windows, distances = set(), set()
+    for num, overrides in enumerate(jobs):
+        cfg, task, model = check_job("context_window", overrides, num)
+        assert isinstance(model, TransformerLM) and task.name == "qa"
+        assert task.fact_position == "distance" and task.min_length == task.length
+        windows.add(model.window)
+        distances.add(task.fact_distance)
+        assert "/" not in cfg.hydra.sweep.subdir
+    assert windows == {8, 16, 32, None}
+    assert len(jobs) == len(windows) * len(distances)
+    # Every window is inside the story at least once and beyond the fact at least once (full attention aside).
+    token_distance = {4 * (k + 1) for k in distances}
+    assert all(min(token_distance) < w <= max(token_distance) for w in windows if w is not None)
+
+
+def run_tiny(tmp_path, preset: str, overrides: list[str]) -> dict:
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cfg = compose("config", overrides=[f"experiment={preset}", f"output_dir={tmp_path}", *overrides, *TINY])
+    with open_dict(cfg):
+        cfg.trainer.enable_model_summary = False
+    return train(cfg)
+
+
+def test_one_positions_job_trains_and_reports_the_learned_table_unsupported_past_it(tmp_path):
+    row = run_tiny(tmp_path, "positions", ["model=positions/learned", "eval.lengths=[8,16,32]"])
+    assert row["status"] == "ok" and row["model"] == "transformer" and row["steps"] == 3
+    assert row["train_lengths"] == [1, 16]
+    assert row["unsupported_lengths"] == [32] and row["acc_by_length"]["32"] is None
+    assert all(0.0 <= row["acc_by_length"][n] <= 1.0 for n in ("8", "16"))
+
+
+def test_one_context_window_job_trains_and_reports_accuracy_by_fact_distance(tmp_path):
+    row = run_tiny(tmp_path, "context_window", ["model.window=8", "task.fact_distance=3"])
+    assert row["status"] == "ok" and row["task"] == "qa" and row["steps"] == 3
+    (point,) = row["ladder"]
+    assert point["length"] == 32
+    # The fact sits 3 sentences back in every story: its '.' is 16 tokens before the question.
+    assert list(point["by"]["fact_distance"]) == ["16"]
