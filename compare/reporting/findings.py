@@ -95,9 +95,13 @@ def lr_of(row: dict):
 
 
 def model_label(row: dict) -> str:
-    """The model's name, with ``-w<window>`` for attention limited to a sliding window (another mechanism)."""
-    window = ((row.get("config") or {}).get("model") or {}).get("window")
-    return f"{row['model']}-w{window}" if window else str(row["model"])
+    """The model's name, with ``-<pos_encoding>`` when not the default learned table and ``-w<window>`` for
+    attention limited to a sliding window: runs that differ in either are other models, never extra seeds."""
+    model_cfg = (row.get("config") or {}).get("model") or {}
+    label = str(row["model"])
+    if model_cfg.get("pos_encoding") not in (None, "learned"):
+        label += f"-{model_cfg['pos_encoding']}"
+    return f"{label}-w{model_cfg['window']}" if model_cfg.get("window") else label
 
 
 def _train_range(row: dict) -> tuple[int, int]:

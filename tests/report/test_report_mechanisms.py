@@ -64,6 +64,9 @@ def test_new_models_have_their_own_colours():
     window = model_label({"model": "transformer", "config": {"model": {"window": 16}}})
     assert window == "transformer-w16"
     assert model_label({"model": "transformer", "config": {"model": {"window": None}}}) == "transformer"
+    # Position encodings are other models too (experiment=positions): never pooled as seeds.
+    assert model_label({"model": "transformer", "config": {"model": {"pos_encoding": "rope"}}}) == "transformer-rope"
+    assert model_label({"model": "transformer", "config": {"model": {"pos_encoding": "learned"}}}) == "transformer"
     colours = [figures.model_colour(m) for m in names + [window, "transformer-w32"]]
     assert len(set(colours)) == len(colours)
     assert figures.model_colour(window) == figures.MODEL_COLOURS["transformer-window"]
