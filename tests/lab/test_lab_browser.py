@@ -138,7 +138,8 @@ def test_type_a_story_move_sliders_and_send_bad_input(server, browser, lab_sweep
     assert len(browser.find_elements(By.CSS_SELECTOR, "svg.lab-curve polyline")) == 2
 
     type_input(browser, "mary drank tea. who drank water?")
-    error = wait.until(lambda d: d.find_elements(By.ID, "lab-error-text"))
+    # Each keystroke is an edit, so the half-typed "mary drank" shows its own error first: wait for the whole input's.
+    error = wait.until(lambda d: [e for e in d.find_elements(By.ID, "lab-error-text") if "tea" in e.text])
     assert "unknown word 'tea'" in error[0].text and "knows only" in error[0].text
 
     long_story = " ".join(["mary drank water."] * 6) + " who drank water?"  # past the transformer's 24 positions
