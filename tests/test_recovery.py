@@ -147,3 +147,16 @@ def test_kill_9_mid_run_then_resume_matches_an_uninterrupted_run(tmp_path):
     assert b["resumed_from"] and b["status"] == a["status"] == "ok"
     for key in METRICS:
         assert a[key] == b[key], key
+
+
+def test_only_failed_or_unreadable_rows_make_every_job_rebuild_the_report(tmp_path):
+    from compare.reporting.callback import sweep_has_failures
+
+    # Under joblib the other jobs' rows say "running" while one job ends: no failure, no rebuild per job.
+    write_results(tmp_path / "0_copy_lstm_L3", {"status": "ok"})
+    write_results(tmp_path / "1_copy_lstm_L4", {"status": "running"})
+    assert not sweep_has_failures(tmp_path)
+    write_results(tmp_path / "2_copy_lstm_L5", {"status": "failed"})
+    assert sweep_has_failures(tmp_path)
+    (tmp_path / "2_copy_lstm_L5" / "results.json").write_text("{not json")
+    assert sweep_has_failures(tmp_path)

@@ -92,7 +92,7 @@ def test_generated_qa_stories_train_through_the_babi_pipeline(tmp_path):
     row = run(tmp_path, ["task=babi", f"task.path={tmp_path / 'stories' / 'qa_who_drank_train.txt'}",
                          "task.length=32", f"task.cache_dir={tmp_path / 'hf'}"])
     assert row["task_metrics"]["test_questions"] == 100
-    assert json.loads((tmp_path / "run" / "results.json").read_text())["task"] == "babi"
+    assert json.loads((tmp_path / "run" / "results.json").read_text())["task"] == "babi_qa1"
 
 
 def test_babi_without_a_path_and_offline_hub_names_are_user_errors(tmp_path):

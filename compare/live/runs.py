@@ -135,7 +135,7 @@ def load_model(record: RunRecord, prefer: str = "best") -> LiveModel:
 
 def group_key(model: LiveModel) -> tuple:
     """Models with equal keys read the same input."""
-    return (model.task.name, model.task.length, tuple(model.task.token_names()))
+    return (model.task.label, model.task.length, tuple(model.task.token_names()))
 
 
 def load_lab(root: Path, prefer: str = "best", warn=None) -> Lab:

@@ -61,7 +61,8 @@ def findings_blocks(cells: dict, rows: list[dict], device: str, solved: float) -
                 sentences.append(s)
     if "cpu" in device.split("/") and any(r.get("peak_mem_mb") for r in rows):
         sentences.append("On CPU, peak memory is the training process's peak resident set size; jobs run one "
-                         "after another in one process (Hydra's basic launcher) carry over the peaks of earlier jobs.")
+                         "after another in one process (Hydra's basic launcher, or one joblib worker) carry over the peaks of "
+                         "earlier jobs.")
     blocks = mechanism_blocks(cells, device)
     blocks += [("h2", "What the results show"), ("p", STATISTICS)]
     blocks.append(("list", sentences) if sentences

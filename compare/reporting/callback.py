@@ -22,10 +22,14 @@ log = logging.getLogger("compare")
 
 
 def sweep_has_failures(root: Path) -> bool:
-    """True when any run under ``root`` has a results row whose status is not ok (or cannot be read)."""
+    """True when any run under ``root`` has a results row that failed (or cannot be read).
+
+    A row still "running" is no failure: under a parallel launcher (joblib) the other jobs are mid-run when one
+    ends, and counting them made every job rebuild the whole report (64 rebuilds in the why_attention demo).
+    """
     for path in root.glob(f"*/{RESULTS_FILE}"):
         try:
-            if json.loads(path.read_text(encoding="utf-8")).get("status") != "ok":
+            if json.loads(path.read_text(encoding="utf-8")).get("status") not in ("ok", "running"):
                 return True
         except (OSError, ValueError, AttributeError):
             return True

@@ -52,7 +52,8 @@ def babi_groups(rows: list[dict]) -> dict[int, dict[tuple[str, str], list[dict]]
     out: dict[int, dict[tuple[str, str], list[dict]]] = {}
     for r in rows:
         settings = r.get("task_settings") or {}
-        if r.get("task") != "babi" or _metric("test_acc")(r) is None or settings.get("task_id") is None:
+        # Rows name a bAbI task babi_qa<id>[_10k]; the family name is in its settings.
+        if (settings.get("name") or r.get("task")) != "babi" or _metric("test_acc")(r) is None or settings.get("task_id") is None:
             continue
         key = (model_label(r), str(settings.get("train_set", "1k")))
         out.setdefault(int(settings["task_id"]), {}).setdefault(key, []).append(r)

@@ -319,6 +319,10 @@ class BabiTask(WordTask):
         return {f"{split}_truncated_share": float(data["lost"].float().mean()),
                 f"{split}_support_lost_share": float(data["lost_support"].float().mean())}
 
+    @property
+    def label(self) -> str:
+        return f"babi_qa{self.task_id}" + ("_10k" if self.train_set == "10k" else "")
+
     def describe(self) -> dict:
         return {**super().describe(), "path": self.path, "task_id": self.task_id, "train_set": self.train_set,
                 "source": self.source, "max_sentences": self.max_sentences,

@@ -135,6 +135,12 @@ class Task(ABC):
         names = self.token_names()
         return inputs, [names[i] for i in inputs[0].tolist()]
 
+    @property
+    def label(self) -> str:
+        """The task as results rows, reports and dashboards name it: ``name``, plus whatever tells apart runs of
+        one task class that are different tasks (bAbI's task id and training set), so they never pool as seeds."""
+        return self.name
+
     def describe(self) -> dict:
         """The task's settings, for results rows."""
         return {"name": self.name, "length": self.length, "min_length": self.min_length, "num_tokens": self.num_tokens}

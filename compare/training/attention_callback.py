@@ -60,7 +60,7 @@ class AttentionMapCallback(L.Callback):
         if maps is None:
             return
         model_name = getattr(pl_module.model, "name", type(pl_module.model).__name__)
-        meta = {"model": model_name, "task": task.name, "train_length": task.length,
+        meta = {"model": model_name, "task": task.label, "train_length": task.length,
                 "layers": len(maps), "heads": int(maps[0].shape[0]), "step": trainer.global_step}
         payload = attention_payload(names, [m.tolist() for m in maps], meta)
         self.dirpath.mkdir(parents=True, exist_ok=True)

@@ -62,7 +62,7 @@ class DashboardCallback(L.Callback):
             return
         task = trainer.datamodule.task
         model = pl_module.model
-        hparams = {"model": getattr(model, "name", type(model).__name__), "task": task.name,
+        hparams = {"model": getattr(model, "name", type(model).__name__), "task": task.label,
                    "train_length": task.length, "params": int(pl_module.num_params), **_model_settings(model),
                    **{k: v for k, v in self.extra.items() if v is not None}}
         metrics = {}

@@ -128,7 +128,7 @@ def build_parts(cfg: DictConfig, row: dict) -> RunParts:
     check_config(cfg, extra_keys={"model": MODEL_RUN_KEYS})
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     task = build(cfg.task)
-    row["task"] = task.name
+    row["task"] = task.label
     model = build_model(cfg.model, vocab_size=task.num_tokens)
     check_model_fits_task(model, task)
     check_run_settings(cfg, model, task)

@@ -39,7 +39,7 @@ def test_the_10k_switch_finds_the_10k_files_of_qa1_and_qa2():
 
 def _row(task_id, model, seed, acc, train_set="1k", lost=0.0):
     return {"task": "babi", "model": model, "seed": seed, "train_length": 64,
-            "task_settings": {"task_id": task_id, "train_set": train_set},
+            "task_settings": {"name": "babi", "task_id": task_id, "train_set": train_set},
             "task_metrics": {"test_acc": acc, "test_questions": 1000, "test_support_lost_share": lost}}
 
 
@@ -89,3 +89,21 @@ def test_a_tiny_real_babi_job_then_build_report_shows_the_table(tmp_path):
     assert "## bAbI beside the published figures" in md and "### bAbI qa1 (single supporting fact)" in md
     assert f"| ours | lstm | 1k | 1 | {row['task_metrics']['test_acc']:.2f} |" in md
     assert "Weston et al. 2015" in md and "Sukhbaatar et al. 2015" in md
+
+
+@needs_babi
+def test_babi_tasks_and_training_sets_are_other_tasks_in_the_report_never_extra_seeds(tmp_path):
+    from compare.reporting.findings import cells_of
+    from compare.tasks.babi import BabiTask
+
+    labels = {(task_id, train_set): BabiTask(str(BABI / "en"), task_id=task_id, train_set=train_set,
+                                             cache_dir=str(tmp_path)).label
+              for task_id, train_set in ((1, "1k"), (1, "10k"), (2, "1k"))}
+    assert labels == {(1, "1k"): "babi_qa1", (1, "10k"): "babi_qa1_10k", (2, "1k"): "babi_qa2"}
+    rows = [{**_row(task_id, "lstm", seed, 0.5, train_set), "task": labels[(task_id, train_set)], "status": "ok"}
+            for (task_id, train_set), seed in (((1, "1k"), 0), ((1, "1k"), 1), ((1, "10k"), 0), ((2, "1k"), 0))]
+    cells = cells_of(rows)
+    assert sorted(cells) == ["babi_qa1", "babi_qa1_10k", "babi_qa2"]
+    assert len(cells["babi_qa1"]["lstm"][64].rows) == 2 and len(cells["babi_qa1_10k"]["lstm"][64].rows) == 1
+    assert [b[1] for b in babi_published_blocks(rows) if b[0] == "h3"] == ["bAbI qa1 (single supporting fact)",
+                                                                         "bAbI qa2 (two supporting facts)"]
