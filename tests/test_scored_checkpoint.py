@@ -69,3 +69,38 @@ def test_last_weights_on_request_and_when_the_checkpoint_callback_is_off(make_cf
 def test_an_unknown_choice_stops_the_run_before_training(make_cfg):
     with pytest.raises(UserError, match=r"eval.checkpoint='worst' is not accepted; choose one of \['best', 'last'\]"):
         train(make_cfg(["eval.checkpoint=worst", "trainer.max_steps=2"]))
+
+
+def test_dashboard_and_attention_explorer_show_the_scored_weights_not_the_last(make_cfg, tmp_path):
+    import json
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from compare.training.attention_callback import attention_maps
+
+    tiny_transformer = ["model=transformer", "model.param_budget=null", "model.d_model=16", "model.n_heads=2",
+                        *TINY[3:]]
+    cfg = make_cfg([*tiny_transformer, *WORST_IS_BEST])
+    row = train(cfg)
+    assert row["scored_step"] == 10 and row["steps"] == 40
+    events = [p for p in (tmp_path / "run" / "tb").rglob("events.out.tfevents.*")]
+    final = {}
+    for path in events:
+        acc = EventAccumulator(str(path))
+        acc.Reload()
+        for tag in ("final/val_loss", "final/val_seq_acc"):
+            if tag in acc.Tags()["scalars"]:
+                final[tag] = acc.Scalars(tag)[-1].value
+    # The HParams tab's final metrics are the row's: those of the best checkpoint, not of the last weights.
+    assert final["final/val_loss"] == pytest.approx(row["val_loss"], rel=1e-5)
+    assert final["final/val_seq_acc"] == pytest.approx(row["val_seq_acc"], abs=1e-6)
+    # The explorer's maps are the best checkpoint's too.
+    payload = json.loads((tmp_path / "run" / "attention.json").read_text())
+    assert payload["meta"]["step"] == 10
+    task, best_model, _ = weights_of(cfg, Path(row["scored_checkpoint"]))
+    _, last_model, _ = weights_of(cfg, tmp_path / "run" / "checkpoints" / "last.ckpt")
+    tokens, _ = task.probe()
+    best_maps, last_maps = attention_maps(best_model, tokens), attention_maps(last_model, tokens)
+    shown = torch.tensor(payload["weights"])  # rounded for the page
+    assert torch.allclose(shown, torch.stack(best_maps), atol=1e-3)
+    assert not torch.allclose(shown, torch.stack(last_maps), atol=1e-3)

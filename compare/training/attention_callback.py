@@ -16,15 +16,21 @@ import lightning as L
 import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 
-from compare.runs.atomic import atomic_write_text
 from compare.reporting.attention_html import attention_payload, render_attention_html
+from compare.runs.atomic import atomic_write_text
+from compare.training.scored import check_choice, scored_model
 
 log = logging.getLogger("compare")
 
 
+def can_return_attention(model: torch.nn.Module) -> bool:
+    """Whether ``model``'s forward takes ``return_attention`` (it may still return no maps)."""
+    return "return_attention" in inspect.signature(model.forward).parameters
+
+
 def attention_maps(model: torch.nn.Module, tokens: torch.Tensor) -> list[torch.Tensor] | None:
     """Per-layer (heads, T, T) attention weights of ``model`` on ``tokens`` (1, T), or None if it has none."""
-    if "return_attention" not in inspect.signature(model.forward).parameters:
+    if not can_return_attention(model):
         return None
     was_training = model.training
     model.eval()
@@ -39,9 +45,11 @@ def attention_maps(model: torch.nn.Module, tokens: torch.Tensor) -> list[torch.T
 
 
 class AttentionMapCallback(L.Callback):
-    """Attention explorer for attention models, at the end of training (rank zero only)."""
+    """Attention explorer for attention models, at the end of training (rank zero only), of the weights the run is
+    scored with (``checkpoint``: eval.checkpoint, best or last), so the maps show the model the numbers are of."""
 
-    def __init__(self, dirpath: str, log_images: bool = True, max_tokens: int = 256) -> None:
+    def __init__(self, dirpath: str, log_images: bool = True, max_tokens: int = 256, checkpoint: str = "best") -> None:
+        self.checkpoint = check_choice(checkpoint)
         self.dirpath = Path(dirpath)
         self.log_images = log_images
         self.max_tokens = max_tokens
@@ -56,12 +64,16 @@ class AttentionMapCallback(L.Callback):
             log.info("attention explorer: probe of %d tokens cut to the first %d (callbacks.attention.max_tokens)",
                      tokens.shape[1], self.max_tokens)
             tokens, names = tokens[:, : self.max_tokens], names[: self.max_tokens]
-        maps = attention_maps(pl_module.model, tokens.to(pl_module.device))
+        if not can_return_attention(pl_module.model):
+            return  # a recurrent model: no checkpoint to load
+        model, which = scored_model(trainer, pl_module, self.checkpoint)
+        model = model.to(pl_module.device)
+        maps = attention_maps(model, tokens.to(pl_module.device))
         if maps is None:
             return
         model_name = getattr(pl_module.model, "name", type(pl_module.model).__name__)
         meta = {"model": model_name, "task": task.label, "train_length": task.length,
-                "layers": len(maps), "heads": int(maps[0].shape[0]), "step": trainer.global_step}
+                "layers": len(maps), "heads": int(maps[0].shape[0]), "step": which["scored_step"]}
         payload = attention_payload(names, [m.tolist() for m in maps], meta)
         self.dirpath.mkdir(parents=True, exist_ok=True)
         atomic_write_text(self.dirpath / "attention.json", json.dumps(payload) + "\n")

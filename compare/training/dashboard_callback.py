@@ -14,10 +14,11 @@ from torch.utils.tensorboard.summary import hparams as hparams_summary
 
 from compare.reporting.tensorboard_tags import task_tag
 from compare.training.callbacks import LengthLadderCallback, ThroughputCallback
+from compare.training.scored import check_choice, scored_model
 
 #: Final metrics shown in the HParams dashboard (tag -> what it is).
 FINAL_METRICS = {
-    "final/val_seq_acc": "exact-sequence accuracy on the validation set at the training length",
+    "final/val_seq_acc": "exact-sequence accuracy on the validation set over the training range",
     "final/val_token_acc": "token accuracy on the validation set",
     "final/val_loss": "validation loss",
     "final/extrapolation_seq_acc": "mean exact-sequence accuracy at evaluated lengths beyond the training length",
@@ -42,10 +43,12 @@ def _model_settings(model) -> dict:
 
 
 class DashboardCallback(L.Callback):
-    """Write the HParams session and the ``by_task/`` scalars of one run."""
+    """Write the HParams session and the ``by_task/`` scalars of one run; its final/ metrics are of the weights
+    the run is scored with (``checkpoint``: eval.checkpoint), the same numbers as results.json."""
 
-    def __init__(self, extra: dict | None = None) -> None:
+    def __init__(self, extra: dict | None = None, checkpoint: str = "best") -> None:
         self.extra = dict(extra or {})
+        self.checkpoint = check_choice(checkpoint)
 
     def on_validation_end(self, trainer, pl_module) -> None:
         if trainer.sanity_checking or trainer.state.fn != "fit" or not trainer.is_global_zero:
@@ -65,11 +68,9 @@ class DashboardCallback(L.Callback):
         hparams = {"model": getattr(model, "name", type(model).__name__), "task": task.label,
                    "train_length": task.length, "params": int(pl_module.num_params), **_model_settings(model),
                    **{k: v for k, v in self.extra.items() if v is not None}}
-        metrics = {}
-        for what in ("seq_acc", "token_acc", "loss"):
-            value = trainer.callback_metrics.get(f"val/{what}")
-            if value is not None:
-                metrics[f"final/val_{what}"] = float(value)
+        scored, _ = scored_model(trainer, pl_module, self.checkpoint)
+        val = trainer.datamodule.score_validation(scored)
+        metrics = {f"final/val_{what}": float(val[what]) for what in ("seq_acc", "token_acc", "loss")}
         for cb in trainer.callbacks:
             if isinstance(cb, LengthLadderCallback) and cb.results:
                 # A supported length can still have nothing measured (an empty story-length bucket of real data).
