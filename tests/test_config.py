@@ -38,8 +38,14 @@ def test_every_model_task_pair_composes_and_builds(make_cfg, model, task):
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
-def test_every_experiment_preset_composes(make_cfg, experiment):
-    cfg = make_cfg([f"experiment={experiment}"])
+def test_every_experiment_preset_composes(experiment):
+    from hydra import compose, initialize_config_dir
+    from hydra.core.hydra_config import HydraConfig
+
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        cfg = compose("config", overrides=[f"experiment={experiment}"], return_hydra_config=True)
+    # As inside a job: presets that look their steps up by ${hydra:runtime.choices.task} resolve only then.
+    HydraConfig.instance().set_config(cfg)
     assert cfg.trainer.max_steps > 0
 
 

@@ -27,7 +27,8 @@ def test_preset_sweeps_models_and_tasks_and_looks_up_id_and_length(make_cfg, tmp
         hydra_cfg = compose("config", overrides=["experiment=babi"], return_hydra_config=True).hydra
     assert hydra_cfg.mode.name == "MULTIRUN"
     assert dict(hydra_cfg.sweeper.params) == {"model": "lstm,transformer", "babi_task": "qa1,qa2,qa3",
-                                              "task.train_set": "1k"}
+                                              "task.train_set": "1k", "seed": "0,1,2"}
+    assert "joblib" in hydra_cfg.launcher._target_
 
 
 @needs_babi
