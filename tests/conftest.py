@@ -1,8 +1,9 @@
-"""Shared fixtures: the real Hydra config, composed the way compare-train composes it."""
+"""Shared fixtures: the real Hydra config, composed the way compare-train composes it; headless Chromium."""
 
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -32,3 +33,38 @@ def make_cfg(tmp_path):
     def make(overrides=(), sub: str = "run") -> DictConfig:
         return compose_config(list(overrides), tmp_path / sub)
     return make
+
+
+#: Headless Chromium and its driver, where installed (browser tests skip without them).
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+
+@pytest.fixture(scope="module")
+def headless_chromium(tmp_path_factory):
+    """Factory: headless_chromium(*extra_flags) -> a selenium Chrome driver, quit when the module ends."""
+    if not (CHROMIUM and CHROMEDRIVER):
+        pytest.skip("headless Chromium not found (Debian: apt-get install chromium chromium-driver)")
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install -e '.[dev]')")
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    drivers = []
+
+    def make(*extra_flags: str):
+        opts = Options()
+        opts.binary_location = CHROMIUM
+        for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--window-size=1400,1400", f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+                     *extra_flags):
+            opts.add_argument(flag)
+        # An explicit driver path: selenium must not try to download one.
+        driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=opts)
+        driver.set_page_load_timeout(60)
+        drivers.append(driver)
+        return driver
+
+    yield make
+    for driver in drivers:
+        driver.quit()
