@@ -14,7 +14,7 @@ from torch.utils.tensorboard.summary import hparams as hparams_summary
 
 from compare.reporting.tensorboard_tags import task_tag
 from compare.training.callbacks import LengthLadderCallback, ThroughputCallback
-from compare.training.scored import check_choice, scored_model
+from compare.training.scored import check_choice, scored_validation
 
 #: Final metrics shown in the HParams dashboard (tag -> what it is).
 FINAL_METRICS = {
@@ -68,8 +68,7 @@ class DashboardCallback(L.Callback):
         hparams = {"model": getattr(model, "name", type(model).__name__), "task": task.label,
                    "train_length": task.length, "params": int(pl_module.num_params), **_model_settings(model),
                    **{k: v for k, v in self.extra.items() if v is not None}}
-        scored, _ = scored_model(trainer, pl_module, self.checkpoint)
-        val = trainer.datamodule.score_validation(scored)
+        val = scored_validation(trainer, pl_module, self.checkpoint)
         metrics = {f"final/val_{what}": float(val[what]) for what in ("seq_acc", "token_acc", "loss")}
         for cb in trainer.callbacks:
             if isinstance(cb, LengthLadderCallback) and cb.results:

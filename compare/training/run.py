@@ -24,7 +24,7 @@ from compare.training.callbacks import LengthLadderCallback, ThroughputCallback
 from compare.training.datamodule import TaskDataModule
 from compare.training.module import SequenceModule, TrainingDiverged
 from compare.training.preemption import Preemption, PreemptionCallback, preemption_of
-from compare.training.scored import scored_model
+from compare.training.scored import scored_model, scored_validation
 from compare.training.threads import apply_threads
 from compare.training.trainer import build_callbacks, build_trainer
 
@@ -151,9 +151,10 @@ def score(row: dict, trainer: L.Trainer, parts: RunParts) -> None:
     datamodule = parts.datamodule
     row["steps"] = trainer.global_step
     row["train_lengths"] = [parts.task.min_length, parts.task.length]
-    model, which = scored_model(trainer, parts.module, (row["config"].get("eval") or {}).get("checkpoint", "best"))
+    choice = (row["config"].get("eval") or {}).get("checkpoint", "best")
+    model, which = scored_model(trainer, parts.module, choice)
     row.update(which)
-    val = datamodule.score_validation(model)
+    val = scored_validation(trainer, parts.module, choice)
     row.update(val_token_acc=val["token_acc"], val_seq_acc=val["seq_acc"], val_loss=val["loss"],
                val_acc_by_length=val["by_length"])
     row["task_metrics"] = parts.task.extra_metrics(model, datamodule.eval_batch_size)

@@ -22,6 +22,8 @@ log = logging.getLogger("compare")
 CHOICES = ("best", "last")
 #: trainer -> {choice: (model, which)}: the ladder callback and the results row score the same weights, loaded once.
 _LOADED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+#: trainer -> {choice: validation scores}: the dashboard and the results row show the same numbers, computed once.
+_VALIDATED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def check_choice(value) -> str:
@@ -42,6 +44,15 @@ def scored_model(trainer: L.Trainer, module: L.LightningModule, choice: str) -> 
     cached = _LOADED.setdefault(trainer, {})
     if choice not in cached:
         cached[choice] = _load(trainer, module, choice)
+    return cached[choice]
+
+
+def scored_validation(trainer: L.Trainer, module: L.LightningModule, choice: str) -> dict:
+    """The datamodule's ``score_validation`` of the weights ``choice`` picks, computed once per run."""
+    cached = _VALIDATED.setdefault(trainer, {})
+    if choice not in cached:
+        model, _ = scored_model(trainer, module, choice)
+        cached[choice] = trainer.datamodule.score_validation(model)
     return cached[choice]
 
 
