@@ -44,7 +44,7 @@ def test_the_best_checkpoint_is_scored_not_the_last_weights(make_cfg, tmp_path):
     assert row["steps"] == 40 and row["scored_step"] == 10 and best.name == "best-10.ckpt" and best.is_file()
     task, best_model, ckpt = weights_of(cfg, best)
     # The row's validation loss is the one the checkpoint callback recorded for these weights during training.
-    recorded = ckpt["callbacks"][next(k for k in ckpt["callbacks"] if k.startswith("ModelCheckpoint{'monitor': 'val/loss'"))]
+    recorded = ckpt["callbacks"][next(k for k in ckpt["callbacks"] if k.startswith("BestCheckpoint{'monitor': 'val/loss'"))]
     assert row["val_loss"] == pytest.approx(float(recorded["best_model_score"]), rel=1e-5)
     # The ladder was evaluated with the same weights: re-evaluating them gives the row's numbers.
     assert [r["token_acc"] for r in row["ladder"]] == pytest.approx(ladder_scores(cfg, task, best_model))
@@ -52,6 +52,30 @@ def test_the_best_checkpoint_is_scored_not_the_last_weights(make_cfg, tmp_path):
     _, last_model, last_ckpt = weights_of(cfg, tmp_path / "run" / "checkpoints" / "last.ckpt")
     assert last_ckpt["global_step"] == 40
     assert ladder_scores(cfg, task, last_model) != pytest.approx(ladder_scores(cfg, task, best_model))
+
+
+def val_series(run_dir: Path, tag: str) -> dict[int, float]:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(run_dir / "tb"))
+    acc.Reload()
+    return {e.step: e.value for e in acc.Scalars(tag)}
+
+
+def test_a_tie_on_accuracy_goes_to_the_lower_validation_loss(make_cfg, tmp_path):
+    # Copy of 3 symbols from 4 is solved early: validation accuracy then reads 1.00 at every later check, and
+    # plain ModelCheckpoint would keep the first of them. The kept one must be the tied check with the lowest loss.
+    row = train(make_cfg([*TINY, "trainer.max_steps=120"], sub="tie"))
+    acc, loss = val_series(tmp_path / "tie", "val/seq_acc"), val_series(tmp_path / "tie", "val/loss")
+    tied = [step for step, a in acc.items() if a == max(acc.values())]
+    assert len(tied) >= 3, acc  # the task saturates, so the rule is exercised
+    expected = min(tied, key=lambda step: loss[step])
+    assert expected != tied[0]
+    # TensorBoard steps are 0-based; checkpoint names and scored_step count steps done.
+    assert row["scored_step"] == expected + 1 and Path(row["scored_checkpoint"]).name == f"best-{expected + 1}.ckpt"
+    assert row["val_loss"] == pytest.approx(loss[expected], rel=1e-5)
+    off = train(make_cfg([*TINY, "trainer.max_steps=120", "callbacks.checkpoint.tie_break=null"], sub="first"))
+    assert off["scored_step"] == tied[0] + 1
 
 
 def test_last_weights_on_request_and_when_the_checkpoint_callback_is_off(make_cfg, tmp_path, caplog):
