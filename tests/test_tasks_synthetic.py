@@ -55,10 +55,10 @@ def solve_story(words: list[str]) -> tuple[str, int]:
 
 @pytest.mark.parametrize("length", [4, 7, 16, 33, 64])
 @pytest.mark.parametrize("position", ["random", "start", "end", "distance"])
-@pytest.mark.parametrize("distractors,overwrite", [(0, 0.0), (3, 0.5), (10, 1.0)])
-def test_qa_answer_is_determined_by_the_story(length, position, distractors, overwrite):
+@pytest.mark.parametrize("distractors,overwrite,places", [(0, 0.0, 1.0), (0, 0.0, 0.25), (3, 0.5, 1.0), (10, 1.0, 0.25)])
+def test_qa_answer_is_determined_by_the_story(length, position, distractors, overwrite, places):
     task = QATask(length=length, fact_position=position, fact_distance=2, num_distractors=distractors,
-                  overwrite_prob=overwrite)
+                  overwrite_prob=overwrite, place_prob=places)
     x, y = check_common(task, length)
     names = task.token_names()
     # Scored: the final position only, with a word of the answer classes; filler only at the start.
@@ -97,10 +97,25 @@ def test_qa_distractors_share_words_and_overwrites_happen():
         assert len(shared) >= 3, [names[t] for t in row]
 
 
-def test_qa_place_sentences_and_bad_settings():
-    task = QATask(length=64, place_prob=1.0)
+def test_qa_default_story_holds_one_fact_among_place_sentences():
+    # The seed's question: every sentence but the deciding fact is "<agent> went <place> .".
+    task = QATask(length=64)
     x, y = batch(task, 64)
-    assert (x[:, 1:64:SENTENCE] == WENT).float().mean() > 0.5  # mostly noise sentences, the fact is kept
+    verbs = x[:, 1:64:SENTENCE]
+    assert ((verbs != WENT).sum(1) == 1).all()
+    names = task.token_names()
+    for row, target in zip(x.tolist(), y[:, -1].tolist()):
+        words = [names[t] for t in row]
+        assert solve_story(words)[0] == names[target]
+        fact = next(i for i in range(0, 64, SENTENCE) if words[i + 1] != "went")
+        assert names[target] in (words[fact], words[fact + 2])
+
+
+def test_qa_place_sentences_and_bad_settings():
+    task = QATask(length=64, place_prob=0.25)
+    x, y = batch(task, 64)
+    went = (x[:, 1:64:SENTENCE] == WENT).float().mean()
+    assert 0.1 < went < 0.4  # a quarter noise sentences, the rest facts that do not match the question
     for bad in (dict(length=3), dict(fact_position="middle"), dict(questions=["why"]), dict(agents=["a"]),
                 dict(overwrite_prob=2.0), dict(verbs=["drank", "cat"])):
         with pytest.raises(UserError):

@@ -217,10 +217,13 @@ def with_distractors(task, story: QAStory, count: int) -> QAStory:
     matches = (lambda s: s[1] == q[1] and s[2] == q[2]) if q[0] == "who" else (lambda s: s[0] == q[1] and s[1] == q[2])
     pool: list[list[str]] = []
     # A fixed, varied order (agents, verbs and objects each cycle at their own pace), so the curve is repeatable.
+    # Like the stories the models trained on: only "<agent> went <place>" when every other sentence was one
+    # (place_prob 1, qa's default), else places and non-matching facts in turn.
+    only_places = bool(task.places) and task.place_prob >= 1.0
     for i in range(len(task.agents) * len(task.verbs) * len(task.objects)):
         if len(pool) >= count:
             break
-        if task.places and i % 2:
+        if task.places and (only_places or i % 2):
             pool.append([task.agents[i % len(task.agents)], "went", task.places[i % len(task.places)]])
             continue
         s = [task.agents[i % len(task.agents)], task.verbs[(i // 2) % len(task.verbs)],

@@ -8,8 +8,10 @@ A story of ``length`` tokens is F = length // 4 four-token sentences ("cat drank
 model answers at the "?" position, the only scored position. Exactly one fact (the *deciding*
 fact) answers it; any other sentence that happens to match the question is rewritten so it does not.
 
-By default the other facts are random, as in the seed's "the dog drank water": the question is a
-lookup of one fact at some distance. Two knobs make it a harder, different task: distractor facts
+By default every other sentence is "<agent> went <place> ." (``place_prob=1``), as in the seed's
+"the dog drank water" told inside a longer story: the question asks for the story's one fact, at
+some distance. With ``place_prob < 1`` the other sentences are random facts that do not match the
+question, so finding the deciding one is a lookup by content. Two more knobs make it another task: distractor facts
 (``num_distractors``) share one of the question's words or the answer word with the deciding fact,
 so the answer needs binding (which agent goes with which verb and object), not spotting a word; and
 overwrites (``overwrite_prob``) put an earlier fact with the same question and another answer
@@ -86,7 +88,7 @@ class QATask(WordTask):
                  objects=("water", "milk", "apple", "bread", "ball", "key", "book", "box"),
                  places=("kitchen", "garden", "office", "hallway", "bedroom", "bathroom"),
                  fact_position: str = "random", fact_distance: int = 0, num_distractors: int = 0,
-                 overwrite_prob: float = 0.0, place_prob: float = 0.25, questions=("who", "what"),
+                 overwrite_prob: float = 0.0, place_prob: float = 1.0, questions=("who", "what"),
                  seed: int = 0, min_length: int | None = None) -> None:
         if length < SENTENCE:
             raise UserError(f"task.length={length} is too short for a qa story: it needs at least {SENTENCE} tokens")

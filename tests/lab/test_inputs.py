@@ -90,6 +90,16 @@ def test_distractors_push_the_fact_back_without_changing_the_answer(qa):
         assert live.inserted == list(range(live.question_at - 4 * k, live.question_at))
 
 
+@pytest.mark.parametrize("place_prob, kinds", [(1.0, {"went"}), (0.25, {"went", "fact"})])
+def test_inserted_sentences_are_like_the_training_stories(place_prob, kinds):
+    # qa's default trains on one fact among "<agent> went <place>" sentences: pushing the fact back must not
+    # put other facts, which such a model never saw, in front of the question.
+    task = QATask(length=16, place_prob=place_prob)
+    live = parse_input(task, STORY, distractors=6)
+    inserted = [live.names[i:i + 4] for i in live.inserted[::4]]
+    assert {"went" if s[1] == "went" else "fact" for s in inserted} == kinds
+
+
 def test_probe_round_trips_through_text(qa):
     tokens, _ = qa.probe()
     assert parse_input(qa, example_text(qa)).tokens == tokens[0].tolist()
