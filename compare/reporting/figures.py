@@ -16,10 +16,11 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
 #: One colour per model, stable across figures. The parallel-scan variants sit near their full recurrent
-#: cousins' hue family, a windowed transformer (label ``transformer-w<W>``) near the transformer's red.
+#: cousins' hue family, a windowed transformer (label ``transformer-w<W>``) near the transformer's red, and the
+#: rotary transformer (the why_attention demo's) a darker red, apart from the learned table's when both are drawn.
 MODEL_COLOURS = {"lstm": "#1f77b4", "gru": "#2ca02c", "rnn": "#9467bd", "transformer": "#d62728",
-                 "minlstm": "#17becf", "mingru": "#bcbd22", "linear_attention": "#ff7f0e",
-                 "transformer-window": "#e377c2"}
+                 "transformer-rope": "#8b0000", "minlstm": "#17becf", "mingru": "#bcbd22",
+                 "linear_attention": "#ff7f0e", "transformer-window": "#e377c2"}
 _SPARE = ["#8c564b", "#7f7f7f", "#aec7e8", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#dbdb8d"]
 _ASSIGNED: dict[str, str] = {}
 

@@ -3,6 +3,7 @@ preset runs end to end through Hydra with its report."""
 
 from __future__ import annotations
 
+import csv
 import time
 from pathlib import Path
 
@@ -21,7 +22,7 @@ def composed(*overrides: str):
     return cfg
 
 
-@pytest.mark.parametrize("preset,models", [("why_attention", {"lstm", "mingru", "linear_attention", "transformer"}),
+@pytest.mark.parametrize("preset,models", [("why_attention", {"lstm", "mingru", "linear_attention", "positions/rope"}),
                                            ("why_attention_gpu", {"lstm", "gru", "mingru", "minlstm", "linear_attention", "transformer"})])
 def test_preset_is_a_sweep_with_a_length_for_every_task_and_rung(preset, models):
     cfg = composed(f"experiment={preset}")
@@ -46,6 +47,11 @@ def test_preset_is_a_sweep_with_a_length_for_every_task_and_rung(preset, models)
         assert cfg.trainer.accelerator == "gpu" and cfg.trainer.precision == "bf16-mixed"
     model_budgets = {composed(f"experiment={preset}", f"model={m}").model.param_budget for m in models}
     assert len(model_budgets) == 1  # the same parameter budget for every model
+    if preset == "why_attention":
+        # The demo's transformer reads any length (rotary positions), and its job dirs do not nest.
+        job = composed(f"experiment={preset}", "model=positions/rope", "task=qa", "hydra.job.num=7")
+        assert job.model.pos_encoding == "rope"
+        assert job.hydra.sweep.subdir == "7_qa_rope_L16"
 
 
 @pytest.mark.slow
@@ -61,5 +67,8 @@ def test_why_attention_end_to_end(tmp_path: Path, cli):
     md = (report / "report.md").read_text()
     assert "failed" not in md.split("## What the results show")[0]
     assert (report / "report.html").is_file() and (report / "figures" / "accuracy_vs_length_copy.png").is_file()
-    assert len(list((tmp_path / "demo").glob("*_transformer_*/attention.html"))) >= 3
+    assert len(list((tmp_path / "demo").glob("*_rope_*/attention.html"))) >= 3
+    # The issue's bar for the demo: the transformer answers the seed's question at each training length.
+    rows = [r for r in csv.DictReader((report / "results.csv").open()) if r["task"] == "qa" and r["model"] == "transformer"]
+    assert len(rows) == 4 and all(float(r[f"seq_acc@{r['train_length']}"]) >= 0.95 for r in rows), rows
     assert wall < 600
