@@ -37,6 +37,23 @@ def test_explicit_widths_still_work():
     assert (tf.d_model, tf.d_ff) == (48, 100)
 
 
+@pytest.mark.parametrize("d_ff", [16, 64, 128])
+def test_an_explicit_mlp_width_with_a_budget_keeps_both(d_ff):
+    # The width is fitted around the given MLP, so the comparison stays at one parameter count.
+    from compare.models import LinearAttentionLM, MinRNNLM
+
+    for model in (TransformerLM(VOCAB, d_ff=d_ff, param_budget=50_000), LinearAttentionLM(VOCAB, d_ff=d_ff, param_budget=50_000),
+                  MinRNNLM(VOCAB, "mingru", d_ff=d_ff, param_budget=50_000)):
+        assert model.d_ff == d_ff
+        assert abs(count_params(model) - 50_000) <= 0.05 * 50_000, (model.name, count_params(model))
+
+
+def test_an_mlp_width_that_cannot_meet_the_budget_is_a_clear_error():
+    # 512 hidden units per layer: one width step moves the count by ~8k, past the 5% the comparison allows.
+    with pytest.raises(UserError, match=r"model.d_ff=512 with model.param_budget=50000: .* off the budget.*d_ff=null"):
+        TransformerLM(VOCAB, d_ff=512, param_budget=50_000)
+
+
 def test_budget_too_small_is_a_clear_error():
     with pytest.raises(UserError, match="param_budget=10 is too small"):
         RecurrentLM(VOCAB, "lstm", param_budget=10)

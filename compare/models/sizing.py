@@ -55,15 +55,24 @@ def fit_block_widths(make: Callable[[int, int], nn.Module], budget: int, *, mlp_
                      step: int = 1, what: str = "model") -> tuple[int, int]:
     """(width, d_ff) of a block-stacked model built by ``make(width, d_ff)`` for ``budget`` parameters.
 
-    The width is fitted with the MLP at ``mlp_ratio`` x width; then, unless ``d_ff`` is given, the MLP width
-    is fitted at that width so the count lands on the budget (a width step moves it by thousands).
+    Without ``d_ff`` the width is fitted with the MLP at ``mlp_ratio`` x width, then the MLP width is fitted
+    at that width so the count lands on the budget (a width step moves it by thousands). With ``d_ff`` the
+    MLP keeps it and the width alone is fitted, so the count is as near the budget as one width step allows.
     """
+    if d_ff is not None:
+        width = fit_width(lambda w: make(w, d_ff), budget, step=step, what=what)
+        n = params_of(lambda w: make(w, d_ff), width)
+        if abs(n - budget) > BUDGET_TOLERANCE * budget:
+            raise UserError(f"model.d_ff={d_ff} with model.param_budget={budget}: the nearest width ({width}) gives "
+                            f"{what} with {n:,} parameters, {abs(n - budget) / budget:.1%} off the budget (at "
+                            f"most {BUDGET_TOLERANCE:.0%} is accepted); set model.d_ff=null to fit it, or a smaller d_ff")
+        return width, d_ff
+
     def ratio_ff(width: int) -> int:
         return max(1, round(mlp_ratio * width))
 
     width = fit_width(lambda w: make(w, ratio_ff(w)), budget, step=step, what=what)
-    if d_ff is None:
-        d_ff = ratio_ff(width)
-        if params_of(lambda f: make(width, f), d_ff) != budget:
-            d_ff = fit_width(lambda f: make(width, f), budget, what=what)
+    d_ff = ratio_ff(width)
+    if params_of(lambda f: make(width, f), d_ff) != budget:
+        d_ff = fit_width(lambda f: make(width, f), budget, what=what)
     return width, d_ff
