@@ -78,6 +78,11 @@ def test_a_tie_on_accuracy_goes_to_the_lower_validation_loss(make_cfg, tmp_path)
     assert off["scored_step"] == tied[0] + 1
 
 
+def test_a_misspelled_tie_break_metric_is_a_clear_error(make_cfg):
+    with pytest.raises(UserError, match=r"callbacks.checkpoint.tie_break='val/los' is not a logged metric; logged: .*val/loss"):
+        train(make_cfg([*TINY, "trainer.max_steps=10", "callbacks.checkpoint.tie_break=val/los"], sub="typo"))
+
+
 def test_last_weights_on_request_and_when_the_checkpoint_callback_is_off(make_cfg, tmp_path, caplog):
     last = train(make_cfg([*TINY, *WORST_IS_BEST, "eval.checkpoint=last"], sub="last"))
     assert last["scored_checkpoint"] == "last" and last["scored_step"] == last["steps"] == 40

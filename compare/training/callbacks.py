@@ -25,7 +25,8 @@ class BestCheckpoint(ModelCheckpoint):
     the first one, often far less trained (a qa transformer's best was step 200 of 800, and it scored 0.90 on
     the evaluation set where step 800 scored 1.00). Here a tie is won by the lower ``tie_break`` metric
     (val/loss by default; ``tie_break_mode: max`` for one to maximise), so the best checkpoint is the best
-    accuracy at the best loss. ``tie_break: null`` is plain ModelCheckpoint.
+    accuracy at the best loss (with ``save_top_k: 1``, the configured one; other values keep Lightning's rule).
+    ``tie_break: null`` is plain ModelCheckpoint.
     """
 
     def __init__(self, *args, tie_break: str | None = "val/loss", tie_break_mode: str = "min", **kwargs) -> None:
@@ -38,8 +39,10 @@ class BestCheckpoint(ModelCheckpoint):
 
     def check_monitor_top_k(self, trainer: L.Trainer, current: torch.Tensor | None = None) -> bool:
         better = super().check_monitor_top_k(trainer, current)
-        tie_value = trainer.callback_metrics.get(self.tie_break) if self.tie_break else None
-        tie_value = None if tie_value is None else float(tie_value)
+        if self.tie_break and self.tie_break not in trainer.callback_metrics:
+            raise UserError(f"callbacks.checkpoint.tie_break={self.tie_break!r} is not a logged metric; logged: "
+                            f"{sorted(trainer.callback_metrics)} (or null for no tie-break)")
+        tie_value = float(trainer.callback_metrics[self.tie_break]) if self.tie_break else None
         if not better and current is not None and tie_value is not None and self.save_top_k == 1 and self.best_k_models:
             tied = float(current) == float(self.best_k_models[self.kth_best_model_path])
             ahead = self.best_tie_break is None or (tie_value < self.best_tie_break if self.tie_break_mode == "min"
