@@ -17,16 +17,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import random
 import time
 
 import torch
-import torch.nn.functional as F
 
+from compare.evaluation import sequence_correct
 from compare.models import RecurrentLM, TransformerLM, count_params
-from compare.tasks.base import IGNORE
 from compare.tasks.qa import QATask
+from compare.training.module import sequence_loss
+from compare.training.schedules import warmup_cosine
 
 
 def parse_args() -> argparse.Namespace:
@@ -69,17 +69,8 @@ def main() -> None:
     else:
         model = RecurrentLM(task.num_tokens, cell=a.model, num_layers=a.layers, param_budget=a.budget)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=0.01, betas=(0.9, 0.98))
-    warmup = 30
-
-    def lr_factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        if a.schedule == "constant":
-            return 1.0
-        done = (step - warmup) / max(1, a.steps - warmup)
-        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * done))
-
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor)
+    # conf/scheduler/warmup_cosine.yaml's schedule; `constant` holds the base rate after the warm-up.
+    sched = warmup_cosine(opt, a.steps, warmup_steps=30, min_lr_ratio=1.0 if a.schedule == "constant" else 0.1)
     train_gen = torch.Generator().manual_seed(a.seed)
     val_gen = torch.Generator().manual_seed(1000 + a.seed)
     lengths = list(range(max(4, a.min_length), a.length + 1, 4))
@@ -89,7 +80,7 @@ def main() -> None:
     start = time.perf_counter()
     for step in range(a.steps):
         x, y = task.sample(a.batch_size, pick_length.randint(a.min_length, a.length), train_gen)
-        loss = F.cross_entropy(model(x).flatten(0, 1), y.flatten(), ignore_index=IGNORE)
+        loss = sequence_loss(model(x), y)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -98,8 +89,7 @@ def main() -> None:
         if (step + 1) % 100 == 0:
             model.eval()
             with torch.no_grad():
-                accs = [(model(vx).argmax(-1)[vy != IGNORE] == vy[vy != IGNORE]).float().mean().item()
-                        for vx, vy in val]
+                accs = [sequence_correct(model(vx), vy)[0].float().mean().item() for vx, vy in val]
             model.train()
             by_length = " ".join(f"{n}:{acc:.2f}" for n, acc in zip(lengths, accs))
             print(f"step {step + 1}  val {sum(accs) / len(accs):.3f}  by length {by_length}", flush=True)
