@@ -15,7 +15,8 @@ from compare.reporting.results_csv import device_of
 from compare.runs.records import RunRecord, unfinished_summary
 
 #: Figures drawn across tasks, in the order the report shows them.
-SUMMARY_FIGURES = ("accuracy_at_train_length.png", "throughput_vs_length.png", "peak_memory_vs_length.png")
+SUMMARY_FIGURES = ("accuracy_vs_length.png", "accuracy_at_train_length.png", "throughput_vs_length.png",
+                   "peak_memory_vs_length.png")
 
 
 def _relative(target: Path, start: Path) -> str:
@@ -112,7 +113,8 @@ def mechanism_blocks(cells: dict, device: str) -> list[tuple]:
                   "head and layer for linear attention, and for a transformer its key-value cache, 2 × d_model per "
                   "layer for every visible token, which grows with T (or stops at the window). n/a: the run's "
                   "results predate these fields. Accuracy at T: exact-sequence accuracy at the training length "
-                  "(validation set, or the evaluation set where a learning rate was chosen on validation); "
+                  "(validation set; the evaluation set at T where a learning rate was chosen on validation, or where "
+                  "the run trained on a range of lengths, whose validation set spans the range); "
                   f"accuracy beyond T: its mean over the ladder's lengths longer than any trained on (— : none "
                   f"evaluated); tokens/s: training throughput on {device}. ± : 95% t half-width over seeds.")]
 
@@ -186,11 +188,13 @@ def _ladder_cell(p: dict) -> str:
 
 
 def summary_blocks(made: dict[str, str], device: str) -> list[tuple]:
-    """The figures across tasks: accuracy at the training length, then cost."""
+    """The figures across tasks: every task's accuracy against length, accuracy at the training length, then cost."""
     blocks: list[tuple] = []
     for name in SUMMARY_FIGURES:
         if name in made:
-            if name == "accuracy_at_train_length.png":
+            if name == "accuracy_vs_length.png":
+                blocks.append(("h2", "Every task against length"))
+            elif name == "accuracy_at_train_length.png":
                 blocks.append(("h2", "Across training lengths"))
             elif name == "throughput_vs_length.png":
                 blocks.append(("h2", f"Cost ({device})"))

@@ -62,10 +62,18 @@ def task_figures(out: FigureSet, task: str, by_model: dict[str, dict[int, Cell]]
         by: dict = {}
         for model, by_len in by_model.items():
             for L, cell in by_len.items():
-                if cell.slices().get(axis):
-                    by.setdefault(L, {})[model] = {k: (iv.mean, iv.half) for k, iv in cell.slices()[axis].items()}
+                # At the training length, and at the longest evaluated length: how far back each model still
+                # reaches once inputs are longer than any it trained on.
+                for key, at in ((L, None), ((L, cell.longest_sliced_length()), cell.longest_sliced_length())):
+                    if key == L or at is not None:
+                        sliced = cell.slices(at).get(axis)
+                        if sliced:
+                            by.setdefault(key, {})[model] = {k: (iv.mean, iv.half) for k, iv in sliced.items()}
+        longer = any(isinstance(k, tuple) for k in by)
         out.save(f"accuracy_by_{axis}_{task}.png", figures.accuracy_by_slice(task, axis, by),
-                 f"{task}: exact-sequence accuracy at the training length by {axis.replace('_', ' ')}. " + ERROR_BARS)
+                 f"{task}: exact-sequence accuracy by {axis.replace('_', ' ')}, at the training length"
+                 + (" and (panels \"evaluated at\") at the longest evaluated length, past the lengths trained on"
+                    if longer else "") + ". " + ERROR_BARS)
     val: dict = {}
     chosen = {id(r) for ms in by_model.values() for c in ms.values() for r in c.rows}
     for r in records:
@@ -83,7 +91,8 @@ def _searched(by_model: dict[str, dict[int, Cell]]) -> bool:
 
 
 def summary_figures(out: FigureSet, cells: dict[str, dict[str, dict[int, Cell]]]) -> None:
-    """Accuracy, throughput and memory against training length, one line per model, every task."""
+    """Every task's accuracy against evaluated length (at its longest training length), and accuracy, throughput
+    and memory against training length, one line per model."""
     def per_task(value):
         return {t: {m: [(L, *value(c)) for L, c in by_len.items()] for m, by_len in ms.items()}
                 for t, ms in cells.items()}
@@ -94,14 +103,29 @@ def summary_figures(out: FigureSet, cells: dict[str, dict[str, dict[int, Cell]]]
     def measured(key) -> bool:
         return any(c.stat(key).mean for ms in cells.values() for by_len in ms.values() for c in by_len.values())
 
+    panels = {}
+    for task, ms in cells.items():
+        L = max(L for by_len in ms.values() for L in by_len)
+        ladders = {m: by_len[L].ladder() for m, by_len in ms.items() if L in by_len and by_len[L].ladder()}
+        if ladders:
+            ranges = [by_len[L].train_range for by_len in ms.values() if L in by_len]
+            panels[task] = (ladders, (min(r[0] for r in ranges), max(r[1] for r in ranges)))
+    if len(panels) > 1:
+        out.save("accuracy_vs_length.png", figures.accuracy_vs_length_by_task(panels),
+                 "Every task at its longest training length: exact-sequence accuracy on the evaluation set against "
+                 "evaluated length, one line per model. Shaded: the lengths trained on; hollow markers on dashed "
+                 "lines: longer than any length trained on; × on the axis: a length the model cannot take. "
+                 + ERROR_BARS)
     sources = {c.accuracy_source for ms in cells.values() for by_len in ms.values() for c in by_len.values()}
     where = ("Validation" if sources == {"validation"} else "Evaluation-set" if sources == {"evaluation"}
-             else "Validation (evaluation-set where a learning rate was chosen on validation)")
+             else "Validation (evaluation-set where a learning rate was chosen on validation or a run trained on "
+                  "a range of lengths)")
     out.save("accuracy_at_train_length.png",
              figures.metric_vs_train_length(per_task(lambda c: (c.accuracy().mean, c.accuracy().half)),
                                             "exact-sequence accuracy", "Accuracy at the training length",
                                             ylim=(-0.05, 1.05)),
-             f"{where} exact-sequence accuracy at the length each run was trained on, one line per model. "
+             f"{where} exact-sequence accuracy at the length each run was trained on (the longest, where it trained "
+             "on a range), one line per model. "
              + ERROR_BARS)
     if measured("train_tokens_per_s"):
         out.save("throughput_vs_length.png",

@@ -91,24 +91,32 @@ def accuracy_vs_length(task: str, curves: dict[int, dict[str, list[dict]]],
     bars are the intervals; points beyond the range are hollow on a dashed line; unsupported lengths
     are an × on the axis.
     """
-    train_lengths = sorted(curves)
-    fig, axes = _panels(len(train_lengths))
-    for ax, train_len in zip(axes, train_lengths):
-        lo_t, hi_t = (ranges or {}).get(train_len, (train_len, train_len))
-        all_lengths = [p["length"] for ladder in curves[train_len].values() for p in ladder] or [train_len]
+    return _ladder_panels([(task, curves[L], (ranges or {}).get(L, (L, L))) for L in sorted(curves)])
+
+
+def accuracy_vs_length_by_task(panels: dict[str, tuple[dict[str, list[dict]], tuple[int, int]]]) -> Figure:
+    """The same panels as :func:`accuracy_vs_length`, one per task: ``panels[task]`` = (ladders by model,
+    (shortest, longest) length trained on)."""
+    return _ladder_panels([(task, *panels[task]) for task in sorted(panels)])
+
+
+def _ladder_panels(panels: list[tuple[str, dict[str, list[dict]], tuple[int, int]]]) -> Figure:
+    """One panel per (task, ladders by model, training range)."""
+    fig, axes = _panels(len(panels))
+    for ax, (task, ladders, (lo_t, hi_t)) in zip(axes, panels):
+        all_lengths = [p["length"] for ladder in ladders.values() for p in ladder] or [hi_t]
         lo, hi = min(all_lengths + [lo_t]), max(all_lengths + [hi_t])
         # One trained length is a thin band at it, so the shading never claims shorter lengths were trained on.
         ax.axvspan(lo_t / 1.04, hi_t * 1.04, color="#dfe9f5", zorder=0)
         ax.text(math.sqrt(lo_t * hi_t), 1.05, "trained", ha="center", va="bottom", fontsize=7, color="#4a5a75")
         ax.text(hi_t * 1.06, 1.05, " extrapolation →", ha="left", va="bottom", fontsize=7, color="#4a5a75")
-        models = sorted(curves[train_len])
+        models = sorted(ladders)
         for i, model in enumerate(models):
-            _ladder_line(ax, sorted(curves[train_len][model], key=lambda p: p["length"]), model,
-                         2 ** _dodge(i, len(models)))
+            _ladder_line(ax, sorted(ladders[model], key=lambda p: p["length"]), model, 2 ** _dodge(i, len(models)))
         ax.set_xlim(lo / 1.15, hi * 1.15)
         _log2_lengths(ax, all_lengths + [lo_t, hi_t])
         ax.set_ylim(-0.06, 1.12)
-        ax.set_title(f"{task}: trained at length {train_len}" if lo_t == hi_t
+        ax.set_title(f"{task}: trained at length {hi_t}" if lo_t == hi_t
                      else f"{task}: trained at lengths {lo_t}–{hi_t}", fontsize=10)
         ax.set_xlabel("evaluated length")
         ax.grid(alpha=0.3)
@@ -183,22 +191,26 @@ def metric_vs_train_length(rows_by_task: dict[str, dict[str, list[tuple]]], ylab
     return fig
 
 
-def accuracy_by_slice(task: str, axis: str, curves: dict[int, dict[str, dict[int, float | tuple]]]) -> Figure:
-    """Accuracy at the training length along a second difficulty axis: a panel per training length, a line per
-    model; values are accuracies or (accuracy, 95% half-width or None) pairs."""
-    train_lengths = sorted(curves)
-    fig, axes = _panels(len(train_lengths))
-    for ax, train_len in zip(axes, train_lengths):
-        models = sorted(curves[train_len])
+def accuracy_by_slice(task: str, axis: str,
+                      curves: dict[int | tuple[int, int], dict[str, dict[int, float | tuple]]]) -> Figure:
+    """Accuracy along a second difficulty axis: a panel per key, a line per model; values are accuracies or
+    (accuracy, 95% half-width or None) pairs. A key is the training length (scored there) or a pair
+    (training length, evaluated length), for the same slices of longer inputs than any trained on."""
+    keys = sorted(curves, key=lambda k: k if isinstance(k, tuple) else (k, k))
+    fig, axes = _panels(len(keys))
+    for ax, key in zip(axes, keys):
+        train_len, eval_len = key if isinstance(key, tuple) else (key, key)
+        models = sorted(curves[key])
         for i, model in enumerate(models):
             pts = [(k + _dodge(i, len(models), 0.08), *(v if isinstance(v, tuple) else (v, None)))
-                   for k, v in sorted(curves[train_len][model].items())]
+                   for k, v in sorted(curves[key][model].items())]
             pts = [p for p in pts if p[1] is not None]
             colour = model_colour(model)
             ax.plot([p[0] for p in pts], [p[1] for p in pts], "-o", ms=4, color=colour, label=model)
             _errorbars(ax, [p[0] for p in pts], [p[1] for p in pts], [p[2] for p in pts], colour)
         ax.set_ylim(-0.05, 1.05)
-        ax.set_title(f"{task}: trained at length {train_len}", fontsize=10)
+        ax.set_title(f"{task}: trained at length {train_len}" + ("" if eval_len == train_len else
+                                                                  f", evaluated at {eval_len}"), fontsize=10)
         ax.set_xlabel(axis.replace("_", " "))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)

@@ -191,16 +191,19 @@ class Cell:
         return per_seed(self.rows, acc)
 
     def accuracy(self) -> Interval:
-        """Exact-sequence accuracy at the training length: on the evaluation set when the rate was chosen on
-        the validation set (so the number compared is not the one selected on), else on the validation set."""
-        if self.lr_search is not None and self._points(self.train_length):
+        """Exact-sequence accuracy at the training length: on the evaluation set at that length when the rate was
+        chosen on the validation set (so the number compared is not the one selected on) or the run trained on a
+        range of lengths (its validation set spans the range, mostly shorter inputs), else on the validation set."""
+        if self.accuracy_source == "evaluation":
             return t_interval(self._points(self.train_length))
         return self.stat("val_seq_acc")
 
     @property
     def accuracy_source(self) -> str:
         """Which set ``accuracy`` comes from: 'evaluation' or 'validation'."""
-        return "evaluation" if self.lr_search is not None and self._points(self.train_length) else "validation"
+        ranged = self.train_range[0] < self.train_range[1]
+        return ("evaluation" if (self.lr_search is not None or ranged) and self._points(self.train_length)
+                else "validation")
 
     def ladder(self) -> list[dict]:
         """The length ladder over seeds: length, seq_acc (None = unsupported), seq_acc_half (95% t, None with one
@@ -231,21 +234,27 @@ class Cell:
             return mean(accs) if accs else None
         return t_interval(per_seed(self.rows, beyond))
 
-    def slices(self) -> dict[str, dict[int, Interval]]:
-        """Exact-sequence accuracy at the training length by each second difficulty axis: {axis: {key: Interval}}."""
+    def slices(self, length: int | None = None) -> dict[str, dict[int, Interval]]:
+        """Exact-sequence accuracy at ``length`` (default: the training length) by each second difficulty axis:
+        {axis: {key: Interval}}."""
+        length = self.train_length if length is None else length
+
+        def point(r):
+            return next((p for p in r.get("ladder") or [] if int(p["length"]) == length), None)
         axes: dict[str, set[int]] = defaultdict(set)
         for r in self.rows:
-            for p in r.get("ladder") or []:
-                if int(p["length"]) == self.train_length:
-                    for axis, by_key in (p.get("by") or {}).items():
-                        axes[axis].update(int(k) for k in by_key)
+            for axis, by_key in ((point(r) or {}).get("by") or {}).items():
+                axes[axis].update(int(k) for k in by_key)
 
         def value(axis, key):
-            def get(r):
-                p = next((p for p in r.get("ladder") or [] if int(p["length"]) == self.train_length), None)
-                return ((p or {}).get("by") or {}).get(axis, {}).get(str(key))
-            return t_interval(per_seed(self.rows, get))
+            return t_interval(per_seed(self.rows, lambda r: ((point(r) or {}).get("by") or {}).get(axis, {}).get(str(key))))
         return {axis: {k: value(axis, k) for k in sorted(keys)} for axis, keys in sorted(axes.items())}
+
+    def longest_sliced_length(self) -> int | None:
+        """The longest ladder length with accuracy by a second axis, if it is longer than the training length."""
+        lengths = [int(p["length"]) for r in self.rows for p in r.get("ladder") or [] if p.get("by")]
+        longest = max(lengths, default=None)
+        return longest if longest is not None and longest > self.train_length else None
 
     def task_metrics(self) -> dict[str, Interval]:
         """Numeric task-specific metrics of the rows (``task_metrics``), over seeds."""
@@ -360,11 +369,15 @@ def accuracy_sentences(task: str, by_model: dict[str, dict[int, Cell]], solved: 
         pairs = _ranked([(m, iv.mean) for m, iv in ivs.items()])
         parts = ", ".join(f"{m} {ivs[m].text()}" for m, _ in pairs)
         sources = {c.accuracy_source for c in at_L.values()}
+        searched = all(c.lr_search is not None for c in at_L.values())
         where = "" if sources == {"validation"} else (
-            " on the evaluation set, each model at the learning rate it did best at on the validation set"
-            if sources == {"evaluation"} else " (on the evaluation set where a learning rate was chosen)")
-        out.append(f"{task}, trained and tested at length {L}: exact-sequence accuracy {parts}{where}"
-                   f"{seeds_note(list(ivs.values()))}.")
+            " on the evaluation set" + (", each model at the learning rate it did best at on the validation set"
+                                        if searched else "")
+            if sources == {"evaluation"} else
+            " (on the evaluation set where a learning rate was chosen or a range of lengths trained on)")
+        lo = min(c.train_range[0] for c in at_L.values())
+        trained = f"trained and tested at length {L}" if lo == L else f"trained on lengths {lo}–{L}, tested at {L}"
+        out.append(f"{task}, {trained}: exact-sequence accuracy {parts}{where}{seeds_note(list(ivs.values()))}.")
         if (s := comparison_sentence(task, L, ivs)) is not None:
             out.append(s)
     if len(lengths) > 1:

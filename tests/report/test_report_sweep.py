@@ -32,8 +32,12 @@ def test_report_sentences_are_the_results(tiny_sweep: Path):
     md = (tiny_sweep / "report" / "report.md").read_text()
     lstm = read_results(tiny_sweep / "0_copy_lstm_L4" / "results.json")
     tf = read_results(tiny_sweep / "2_copy_transformer_L4" / "results.json")
-    line = next(s for s in md.splitlines() if s.startswith("- copy, trained and tested at length 4:"))
-    assert f"lstm {lstm['val_seq_acc']:.2f}" in line and f"transformer {tf['val_seq_acc']:.2f}" in line
+    # Trained on lengths 1-4, each run is compared at 4 on the evaluation set (its validation set spans 1-4).
+    line = next(s for s in md.splitlines() if s.startswith("- copy, trained on lengths 1–4, tested at 4:"))
+
+    def at_4(row):
+        return next(p["seq_acc"] for p in row["ladder"] if p["length"] == 4)
+    assert f"lstm {at_4(lstm):.2f}" in line and f"transformer {at_4(tf):.2f}" in line and "on the evaluation set" in line
     assert "4 runs: 2 finished, 2 failed." in md
     # Failed runs are listed with their error, not dropped.
     failed = md.split("## Runs that did not finish")[1].split("##")[0]
@@ -70,7 +74,7 @@ def test_single_run_dir(tiny_sweep: Path, tmp_path: Path):
     shutil.copytree(tiny_sweep / "2_copy_transformer_L4", run)
     assert report_main([str(run)]) == 0
     md = (run / "report" / "report.md").read_text()
-    assert "1 run: 1 finished." in md and "copy, trained and tested at length 4: exact-sequence accuracy transformer" in md
+    assert "1 run: 1 finished." in md and "copy, trained on lengths 1–4, tested at 4: exact-sequence accuracy transformer" in md
 
 
 def _copy_sweep(src: Path, dst: Path) -> Path:
@@ -100,7 +104,7 @@ def test_partly_finished_sweep(tiny_sweep: Path, tmp_path: Path):
     md = (sweep / "report" / "report.md").read_text()
     assert "4 runs: 1 finished, 2 failed, 1 without results yet." in md
     assert "| 2_copy_transformer_L4 | running | no results.json yet" in md
-    assert "copy, trained and tested at length 4: exact-sequence accuracy lstm" in md
+    assert "copy, trained on lengths 1–4, tested at 4: exact-sequence accuracy lstm" in md
 
 
 def test_no_runs_is_a_clear_error(tmp_path: Path, capsys):

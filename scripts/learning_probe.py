@@ -1,13 +1,16 @@
-"""How fast does a small model learn a qa setting? A plain PyTorch loop over compare's own model and task.
+"""How fast does a small model learn a qa or copy setting? A plain PyTorch loop over compare's own models and tasks.
 
-The README's qa notes (Tasks) quote this script: the lookup by content (``--place 0`` or 0.25) stays on a
-plateau for thousands of steps, while the one-fact default (``--place 1``) is learned in a few hundred.
+The README's qa notes (Tasks) and the why_attention preset quote this script: the qa lookup by content
+(``--place 0`` or 0.25) stays on a plateau for thousands of steps, while the one-fact default (``--place 1``)
+is learned in a few hundred; copy trained on lengths 1..16 needs ~3,000 steps to copy 16 symbols.
 It skips Lightning, checkpoints and reports so that a setting takes seconds, and prints validation
-exact-sequence accuracy every 100 steps at lengths min..max in steps of 4 (256 stories each)::
+exact-sequence accuracy every ``--every`` steps (256 samples per length; qa: lengths min..max in steps of 4;
+copy: 1, 2, 4, ... up to twice the longest, and the longest)::
 
-    python scripts/qa_lookup_probe.py --length 16 --place 1 --pos rope            # the demo's setting
-    python scripts/qa_lookup_probe.py --length 8 --min-length 8 --questions who --place 0 \\
+    python scripts/learning_probe.py --length 16 --place 1 --pos rope              # the demo's qa setting
+    python scripts/learning_probe.py --length 8 --min-length 8 --questions who --place 0 \\
         --verbs drank --schedule constant --steps 1000                              # the simplest lookup
+    python scripts/learning_probe.py --task copy --length 16 --min-length 1 --steps 3000 --every 500
 
 The optimiser and schedule follow conf/ (AdamW, betas 0.9/0.98, weight decay 0.01, 30 warm-up steps, cosine
 to 0.1x, gradient clipping at 1.0); compare-train itself also validates and checkpoints, so its curves differ.
@@ -24,6 +27,7 @@ import torch
 
 from compare.evaluation import sequence_correct
 from compare.models import RecurrentLM, TransformerLM, count_params
+from compare.tasks.copy import CopyTask
 from compare.tasks.qa import QATask
 from compare.training.module import sequence_loss
 from compare.training.schedules import warmup_cosine
@@ -31,6 +35,7 @@ from compare.training.schedules import warmup_cosine
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--task", choices=("qa", "copy"), default="qa")
     p.add_argument("--model", default="transformer", help="transformer, or a recurrent cell: lstm, gru, rnn")
     p.add_argument("--pos", default="rope", help="the transformer's pos_encoding")
     p.add_argument("--layers", type=int, default=2)
@@ -38,28 +43,42 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--hard-alibi-windows", default=None,
                    help="comma-separated, one per head, 'n' for a NoPE head (with --pos hard_alibi)")
     p.add_argument("--budget", type=int, default=50_000, help="parameter budget")
-    p.add_argument("--length", type=int, default=16, help="longest story (tokens)")
-    p.add_argument("--min-length", type=int, default=4, help="shortest training story")
-    p.add_argument("--place", type=float, default=1.0, help="task.place_prob")
-    p.add_argument("--questions", default="who,what")
-    p.add_argument("--verbs", default=None, help="comma-separated verbs (default: the task's five)")
+    p.add_argument("--length", type=int, default=16, help="longest training length (qa: story tokens; copy: symbols)")
+    p.add_argument("--min-length", type=int, default=None, help="shortest training length (default: qa 4, copy 1)")
+    p.add_argument("--place", type=float, default=1.0, help="qa: task.place_prob")
+    p.add_argument("--questions", default="who,what", help="qa: task.questions")
+    p.add_argument("--verbs", default=None, help="qa: comma-separated verbs (default: the task's five)")
+    p.add_argument("--vocab", type=int, default=16, help="copy: task.vocab_size")
     p.add_argument("--steps", type=int, default=600)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--schedule", choices=("cosine", "constant"), default="cosine")
     p.add_argument("--seed", type=int, default=0)
-    return p.parse_args()
+    p.add_argument("--every", type=int, default=100, help="validate every this many steps")
+    a = p.parse_args()
+    if a.min_length is None:
+        a.min_length = 4 if a.task == "qa" else 1
+    return a
+
+
+def build_task(a: argparse.Namespace):
+    """The task and the lengths it is validated at."""
+    if a.task == "copy":
+        task = CopyTask(length=a.length, vocab_size=a.vocab, seed=a.seed, min_length=a.min_length)
+        powers = [2 ** k for k in range(0, (2 * a.length).bit_length()) if 2 ** k <= 2 * a.length]
+        return task, sorted(set(powers + [a.length]))
+    settings = dict(length=a.length, min_length=a.min_length, place_prob=a.place, questions=a.questions.split(","),
+                    seed=a.seed)
+    if a.verbs:
+        settings["verbs"] = a.verbs.split(",")
+    return QATask(**settings), list(range(max(4, a.min_length), a.length + 1, 4))
 
 
 def main() -> None:
     a = parse_args()
     torch.set_num_threads(1)  # as in the demo's jobs
     torch.manual_seed(a.seed)
-    settings = dict(length=a.length, min_length=a.min_length, place_prob=a.place, questions=a.questions.split(","),
-                    seed=a.seed)
-    if a.verbs:
-        settings["verbs"] = a.verbs.split(",")
-    task = QATask(**settings)
+    task, lengths = build_task(a)
     if a.model == "transformer":
         windows = None
         if a.hard_alibi_windows:
@@ -73,7 +92,6 @@ def main() -> None:
     sched = warmup_cosine(opt, a.steps, warmup_steps=30, min_lr_ratio=1.0 if a.schedule == "constant" else 0.1)
     train_gen = torch.Generator().manual_seed(a.seed)
     val_gen = torch.Generator().manual_seed(1000 + a.seed)
-    lengths = list(range(max(4, a.min_length), a.length + 1, 4))
     val = [task.sample(256, n, val_gen) for n in lengths]
     pick_length = random.Random(a.seed)
     print(json.dumps(vars(a)), f"params={count_params(model)}", flush=True)
@@ -86,7 +104,7 @@ def main() -> None:
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         sched.step()
-        if (step + 1) % 100 == 0:
+        if (step + 1) % a.every == 0:
             model.eval()
             with torch.no_grad():
                 accs = [sequence_correct(model(vx), vy)[0].float().mean().item() for vx, vy in val]
