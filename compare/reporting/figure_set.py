@@ -64,11 +64,11 @@ def task_figures(out: FigureSet, task: str, by_model: dict[str, dict[int, Cell]]
             for L, cell in by_len.items():
                 # At the training length, and at the longest evaluated length: how far back each model still
                 # reaches once inputs are longer than any it trained on.
-                for key, at in ((L, None), ((L, cell.longest_sliced_length()), cell.longest_sliced_length())):
-                    if key == L or at is not None:
-                        sliced = cell.slices(at).get(axis)
-                        if sliced:
-                            by.setdefault(key, {})[model] = {k: (iv.mean, iv.half) for k, iv in sliced.items()}
+                longest = cell.longest_sliced_length()
+                for key, at in [(L, None)] + ([((L, longest), longest)] if longest else []):
+                    sliced = cell.slices(at).get(axis)
+                    if sliced:
+                        by.setdefault(key, {})[model] = {k: (iv.mean, iv.half) for k, iv in sliced.items()}
         longer = any(isinstance(k, tuple) for k in by)
         out.save(f"accuracy_by_{axis}_{task}.png", figures.accuracy_by_slice(task, axis, by),
                  f"{task}: exact-sequence accuracy by {axis.replace('_', ' ')}, at the training length"

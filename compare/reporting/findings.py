@@ -446,22 +446,32 @@ def lr_sentences(task: str, by_model: dict[str, dict[int, Cell]]) -> list[str]:
 
 
 def slice_sentences(task: str, by_model: dict[str, dict[int, Cell]]) -> list[str]:
-    """Accuracy along each second difficulty axis (e.g. fact distance) at the longest training length."""
+    """Accuracy along each second difficulty axis (e.g. fact distance) at the longest training length, and at the
+    longest evaluated length where that is longer (how far back a model reaches past what it trained on)."""
     out = []
     axes = sorted({a for cells in by_model.values() for c in cells.values() for a in c.slices()})
     for axis in axes:
-        parts = []
+        at_train, past = [], []
         for m in sorted(by_model):
-            cells = {L: c.slices().get(axis) for L, c in by_model[m].items() if c.slices().get(axis)}
+            cells = {L: c for L, c in by_model[m].items() if c.slices().get(axis)}
             if not cells:
                 continue
             L = max(cells)
-            keys = cells[L]
-            lo, hi = min(keys), max(keys)
-            parts.append(f"{m} {keys[lo].text()} at {lo} and {keys[hi].text()} at {hi} (trained at {L})")
-        if parts:
-            out.append(f"{task}, exact-sequence accuracy by {axis}: " + "; ".join(parts) + ".")
+            at_train.append(f"{m} {_ends(cells[L].slices()[axis])} (trained at {L})")
+            longest = cells[L].longest_sliced_length()
+            if longest and cells[L].slices(longest).get(axis):
+                past.append(f"{m} {_ends(cells[L].slices(longest)[axis])} (at length {longest}, trained up to {L})")
+        if at_train:
+            out.append(f"{task}, exact-sequence accuracy by {axis}: " + "; ".join(at_train) + ".")
+        if past:
+            out.append(f"{task}, by {axis} past the lengths trained on: " + "; ".join(past) + ".")
     return out
+
+
+def _ends(keys: dict[int, Interval]) -> str:
+    """The accuracy at the smallest and the largest key of a slice."""
+    lo, hi = min(keys), max(keys)
+    return f"{keys[lo].text()} at {lo} and {keys[hi].text()} at {hi}"
 
 
 def cost_sentence(task: str, by_model: dict[str, dict[int, Cell]], what: str, device: str) -> str | None:

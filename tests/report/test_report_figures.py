@@ -4,7 +4,7 @@ accuracy by a second axis both at the training length and past it."""
 from __future__ import annotations
 
 from compare.reporting import figure_set
-from compare.reporting.findings import cells_of
+from compare.reporting.findings import cells_of, slice_sentences
 
 
 def ladder_point(length: int, acc: float, train: tuple[int, int], by: dict | None = None) -> dict:
@@ -58,3 +58,9 @@ def test_every_task_on_one_page_and_the_second_axis_past_the_training_length(tmp
     assert "past the lengths trained on" in caption
     # A task without a second axis gets no such figure.
     assert "accuracy_by_fact_distance_copy.png" not in kept.made
+    # The findings say the same in words, at the training length and past it.
+    at_train, past = slice_sentences("qa", cells["qa"])
+    assert at_train.startswith("qa, exact-sequence accuracy by fact_distance: lstm 0.90 ± 0.00 at 4 and 0.90 ± 0.00 at 32")
+    assert past == ("qa, by fact_distance past the lengths trained on: lstm 0.90 ± 0.00 at 4 and 0.10 ± 0.00 at 128 "
+                    "(at length 128, trained up to 32); transformer 1.00 ± 0.00 at 4 and 0.30 ± 0.00 at 128 "
+                    "(at length 128, trained up to 32).")
