@@ -64,6 +64,19 @@ def listing(words: list[str]) -> str:
     return shown + (f", ... ({len(words)} in all)" if len(words) > LISTED_WORDS else "")
 
 
+def token_ids(parts: list[str], index: dict[str, int], unknown) -> list[int]:
+    """The id of each part; a UserError with ``unknown(sorted unknown parts)`` when some are not in ``index``."""
+    bad = sorted({p for p in parts if p not in index})
+    if bad:
+        raise UserError(unknown(bad))
+    return [index[p] for p in parts]
+
+
+def unknown_words(kind: str, bad: list[str]) -> str:
+    """ "unknown word 'x'" or "unknown words 'x', 'y'"."""
+    return f"unknown {kind}{'s' if len(bad) > 1 else ''} {', '.join(map(repr, bad))}"
+
+
 def parse_input(task, text: str, distractors: int = 0) -> LiveInput:
     """``text`` in ``task``'s own words -> a LiveInput; ``distractors`` sentences go before a qa question."""
     if task.name == "qa":
@@ -241,17 +254,14 @@ def babi_input(task, text: str) -> LiveInput:
     words = babi_words(text)
     if not words:
         raise UserError("the story is empty: write sentences ending in '.' and a question ending in '?'")
-    unknown = sorted({w for w in words if w not in task.index})
-    if unknown:
-        known = [w for w in task.words[2:] if w not in ".?"]
-        raise UserError(f"unknown word{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}: this model "
-                        f"knows only {listing(known)}")
+    known = [w for w in task.words[2:] if w not in ".?"]
+    ids = token_ids(words, task.index,
+                    lambda bad: f"{unknown_words('word', bad)}: this model knows only {listing(known)}")
     if words[-1] != "?" or "?" in words[:-1]:
         raise UserError("end the story with one question ending in '?' (and no other '?' before it)")
     start = max((i for i, w in enumerate(words[:-1]) if w == "."), default=-1) + 1
     if start == 0:
         raise UserError("the story is empty: write at least one sentence ending in '.' before the question")
-    ids = [task.index[w] for w in words]
     pad = max(0, task.length - len(ids))  # training left-pads every question to the training length
     tokens = [0] * pad + ids
     return LiveInput(tokens, [task.words[t] for t in tokens], ONE_TOKEN, None, pad + start)
@@ -265,11 +275,10 @@ def copy_input(task, text: str) -> LiveInput:
         parts = list(parts[0])
     if not parts:
         raise UserError(f"nothing to copy: type symbols 0 to {task.vocab_size - 1} separated by spaces, e.g. 3 1 4 1 5")
-    bad = sorted({p for p in parts if p not in names})
-    if bad:
-        raise UserError(f"{', '.join(map(repr, bad))} {'is not a symbol' if len(bad) == 1 else 'are not symbols'} "
-                        f"of this copy task: it copies {names[0]} to {names[-1]}, separated by spaces")
-    tokens = [names.index(p) for p in parts] + [task.sep]
+    tokens = token_ids(parts, {n: i for i, n in enumerate(names)}, lambda bad: (
+        f"{', '.join(map(repr, bad))} {'is not a symbol' if len(bad) == 1 else 'are not symbols'} of this copy "
+        f"task: it copies {names[0]} to {names[-1]}, separated by spaces"))
+    tokens.append(task.sep)
     return LiveInput(tokens, [*parts, "SEP"], GENERATE, tokens[:-1])
 
 
@@ -298,13 +307,9 @@ def text_input(task, text: str) -> LiveInput:
 def generic_input(task, text: str) -> LiveInput:
     """Token names separated by spaces; the answer is the next token."""
     names = task.token_names()
-    index = {n: i for i, n in enumerate(names)}
     parts = text.split()
     if not parts:
         raise UserError(f"the input is empty: type {task.name} tokens separated by spaces")
-    bad = sorted({p for p in parts if p not in index})
-    if bad:
-        raise UserError(f"unknown token{'s' if len(bad) > 1 else ''} {', '.join(map(repr, bad))}: {task.name} has "
-                        f"{listing(names)}")
-    tokens = [index[p] for p in parts]
+    tokens = token_ids(parts, {n: i for i, n in enumerate(names)},
+                       lambda bad: f"{unknown_words('token', bad)}: {task.name} has {listing(names)}")
     return LiveInput(tokens, parts, ONE_TOKEN)
