@@ -143,6 +143,11 @@ def choose_lr(rows_by_lr: dict[float, list[dict]]) -> LrSearch:
     return LrSearch(scores, min(scores, key=rank))
 
 
+def ladder_point(row: dict, length: int) -> dict | None:
+    """The ladder entry of ``row`` at ``length``, or None."""
+    return next((p for p in row.get("ladder") or [] if int(p["length"]) == length), None)
+
+
 @dataclass
 class Cell:
     """The finished runs of one model on one task at one training length (at its chosen rate, if searched)."""
@@ -186,7 +191,7 @@ class Cell:
 
     def _points(self, length: int) -> list[float | None]:
         def acc(r):
-            p = next((p for p in r.get("ladder") or [] if int(p["length"]) == length), None)
+            p = ladder_point(r, length)
             return p.get("seq_acc") if p and p.get("supported", True) else None
         return per_seed(self.rows, acc)
 
@@ -239,15 +244,15 @@ class Cell:
         {axis: {key: Interval}}."""
         length = self.train_length if length is None else length
 
-        def point(r):
-            return next((p for p in r.get("ladder") or [] if int(p["length"]) == length), None)
+        def by(r) -> dict:
+            return (ladder_point(r, length) or {}).get("by") or {}
         axes: dict[str, set[int]] = defaultdict(set)
         for r in self.rows:
-            for axis, by_key in ((point(r) or {}).get("by") or {}).items():
+            for axis, by_key in by(r).items():
                 axes[axis].update(int(k) for k in by_key)
 
         def value(axis, key):
-            return t_interval(per_seed(self.rows, lambda r: ((point(r) or {}).get("by") or {}).get(axis, {}).get(str(key))))
+            return t_interval(per_seed(self.rows, lambda r: by(r).get(axis, {}).get(str(key))))
         return {axis: {k: value(axis, k) for k in sorted(keys)} for axis, keys in sorted(axes.items())}
 
     def longest_sliced_length(self) -> int | None:
@@ -459,8 +464,9 @@ def slice_sentences(task: str, by_model: dict[str, dict[int, Cell]]) -> list[str
             L = max(cells)
             at_train.append(f"{m} {_ends(cells[L].slices()[axis])} (trained at {L})")
             longest = cells[L].longest_sliced_length()
-            if longest and cells[L].slices(longest).get(axis):
-                past.append(f"{m} {_ends(cells[L].slices(longest)[axis])} (at length {longest}, trained up to {L})")
+            beyond = cells[L].slices(longest).get(axis) if longest else None
+            if beyond:
+                past.append(f"{m} {_ends(beyond)} (at length {longest}, trained up to {L})")
         if at_train:
             out.append(f"{task}, exact-sequence accuracy by {axis}: " + "; ".join(at_train) + ".")
         if past:
