@@ -3,12 +3,8 @@ builds, and one job of each trains a few steps through the real entry point."""
 
 from __future__ import annotations
 
-import itertools
-
 from hydra import compose, initialize_config_dir
-from hydra.core.hydra_config import HydraConfig
-from hydra.core.override_parser.overrides_parser import OverridesParser
-from omegaconf import OmegaConf, open_dict, read_write
+from omegaconf import OmegaConf, open_dict
 
 from compare.config.build import MODEL_RUN_KEYS, build, build_model
 from compare.config.check import check_config
@@ -16,28 +12,11 @@ from compare.config.run_settings import check_model_fits_task
 from compare.models import RecurrentLM, TransformerLM
 from compare.models.positions import POSITIONAL_ENCODINGS
 from compare.train import CONF_DIR, train
+from preset_jobs import composed, sweep_jobs
 
 TINY = ["model.param_budget=6000", "trainer.max_steps=3", "trainer.val_check_interval=3",
         "trainer.log_every_n_steps=1", "data.batch_size=4", "data.val_size=8", "eval.num_samples=8",
         "~logger", "callbacks.checkpoint=null"]
-
-
-def composed(*overrides: str, job_num: int = 0):
-    """The config one job of a sweep runs with, hydra node included and resolvable (as inside the job)."""
-    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-        cfg = compose("config", overrides=list(overrides), return_hydra_config=True)
-    with read_write(cfg.hydra.job):
-        cfg.hydra.job.num = job_num
-    HydraConfig.instance().set_config(cfg)
-    return cfg
-
-
-def sweep_jobs(preset: str) -> list[list[str]]:
-    """The overrides of every job of ``preset``'s own sweep, expanded as Hydra's basic sweeper expands them."""
-    params = composed(f"experiment={preset}").hydra.sweeper.params
-    parsed = OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in params.items()])
-    axes = [[f"{o.get_key_element()}={v}" for v in o.sweep_string_iterator()] for o in parsed]
-    return [list(job) for job in itertools.product(*axes)]
 
 
 def check_job(preset: str, overrides: list[str], num: int):

@@ -8,8 +8,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from compare.reporting.findings import (Cell, accuracy_sentences, cells_of, cost_sentence, fmt_lr, lr_sentences,
-                                        run_summary_sentence, slice_sentences)
+from compare.reporting.findings import (Cell, accuracy_sentences, by_axis, cells_of, cost_sentence, fmt_lr,
+                                        lr_sentences, numeric_axes, run_summary_sentence, slice_sentences)
 from compare.reporting.published import babi_published_blocks
 from compare.reporting.results_csv import device_of
 from compare.runs.records import RunRecord, unfinished_summary
@@ -72,11 +72,15 @@ def findings_blocks(cells: dict, rows: list[dict], device: str, solved: float) -
 
 
 #: How the report pools seeds and when it calls a difference, said once under "What the results show".
-STATISTICS = ("Runs that differ only in seed are pooled: a number is the mean over seeds, and \"± h\" is the "
-              "half-width of its 95% Student's t interval on the per-seed values (t quantile at n−1 degrees of "
-              "freedom × sample standard deviation / √n, n = seeds). With 1 seed there is no interval. One model "
-              "is said to beat another only when their intervals do not overlap; otherwise the report says there "
-              "is no clear difference.")
+STATISTICS = ("Runs are pooled as seeds only when their configurations are equal but for the seed and the "
+              "settings that cannot change what is trained or measured (output paths, threads, logging, ...: "
+              "compare.reporting.cell_keys.SET_ASIDE); a setting that differs is part of the row's label. A "
+              "number is the mean over seeds. With 2–4 seeds each seed's value follows in brackets, "
+              "\"0.78 (0.64, 0.91)\"; with 5 or more, \"± h\" is the half-width of the 95% Student's t interval "
+              "on the per-seed values (t quantile at n−1 degrees of freedom × sample standard deviation / √n), "
+              "written [lo, hi] where it is cut to what the metric can take (0–1 for an accuracy). With 1 seed "
+              "there is no interval. One model is said to beat another only when their 95% intervals (printed "
+              "in the sentence) do not overlap; otherwise the report says there is no clear difference.")
 
 
 def _yes_no(x) -> str:
@@ -96,14 +100,17 @@ def mechanism_blocks(cells: dict, device: str) -> list[tuple]:
                 c = cells[task][model][L]
                 mech, beyond = c.mechanism(), c.beyond_accuracy()
                 rate = c.stat("train_tokens_per_s")
+                acc = c.accuracy()
                 table.append([task, L, model, _yes_no(mech["parallel_over_time"]), _count(mech["sequential_depth"]),
-                              _count(mech["state_size"]), c.seeds, c.accuracy().text(),
-                              "—" if beyond is None else beyond.text(), rate.text(fmt=lambda x: f"{x:,.0f}")])
+                              _count(mech["state_size"]), c.seeds, acc.text(),
+                              _fmt(acc.best) if acc.n > 1 else "", "—" if beyond is None else beyond.text(),
+                              rate.text(fmt=lambda x: f"{x:,.0f}")])
     if not table:
         return []
     return [("h2", "Mechanism and result, per model"),
             ("table", ["task", "train length T", "model", "parallel over time", "sequential depth at T",
-                       "state size", "seeds", "accuracy at T", "accuracy beyond T", "tokens/s"], table),
+                       "state size", "seeds", "accuracy at T", "best seed at T", "accuracy beyond T", "tokens/s"],
+             table),
             ("p", "Parallel over time: whether a layer computes all T positions at once in training (attention, "
                   "linear attention, parallel scans) or one after another (LSTM, GRU, RNN cells). Sequential depth "
                   "at T: the steps one forward pass over T tokens must take one after another: T × layers for an "
@@ -116,7 +123,9 @@ def mechanism_blocks(cells: dict, device: str) -> list[tuple]:
                   "(validation set; the evaluation set at T where a learning rate was chosen on validation, or where "
                   "the run trained on a range of lengths, whose validation set spans the range); "
                   f"accuracy beyond T: its mean over the ladder's lengths longer than any trained on (— : none "
-                  f"evaluated); tokens/s: training throughput on {device}. ± : 95% t half-width over seeds.")]
+                  f"evaluated); best seed at T: the highest seed's accuracy at T (published tables such as Delétang et al. "
+                  f"2023 report the best of their seeds); tokens/s: training throughput on {device}. Brackets: "
+                  f"each seed's value; ± : 95% t half-width over 5 or more seeds.")]
 
 
 def lr_search_blocks(cells: dict) -> list[tuple]:
@@ -167,12 +176,30 @@ def task_blocks(task: str, by_model: dict[str, dict[int, Cell]], made: dict[str,
                + (["lr (chosen)"] if searched else []) + ["val exact acc"] + [f"@{x}" for x in lengths])
     blocks.append(("table", headers, table))
     blocks.append(("p", "@N: exact-sequence accuracy on the evaluation set at evaluated length N; — : the model "
-                        "cannot take that length. Mean over seeds, ± the 95% t half-width where there are 2 or more."))
+                        "cannot take that length. Mean over seeds, each seed's value in brackets (2–4 seeds) or ± the "
+                        "95% t half-width (5 or more)."))
+    blocks += axis_blocks(task, by_model)
     metric_names = sorted({k for _, _, c in cells for k in c.task_metrics()})
     if metric_names:
         blocks.append(("h3", f"Task-specific metrics ({task})"))
         blocks.append(("table", ["model", "train length"] + metric_names,
                        [[model, L] + [_metric(c, k) for k in metric_names] for model, L, c in cells]))
+    return blocks
+
+
+def axis_blocks(task: str, by_model: dict[str, dict[int, Cell]]) -> list[tuple]:
+    """For each numeric setting that differs between this task's cells: accuracy at the training length with that
+    setting across, one row per configuration otherwise equal."""
+    blocks: list[tuple] = []
+    for axis in numeric_axes(by_model):
+        lines = by_axis(by_model, axis)
+        values = sorted({v for by_label in lines.values() for vs in by_label.values() for v in vs})
+        table = [[label, L] + [vs[v].accuracy().text() if v in vs else "" for v in values]
+                 for L, by_label in sorted(lines.items()) for label, vs in sorted(by_label.items())]
+        blocks += [("h3", f"{task}: accuracy against {axis}"),
+                   ("table", ["configuration", "train length"] + [f"{axis}={v}" for v in values], table),
+                   ("p", f"Exact-sequence accuracy at the training length (as in the mechanism table) for each value "
+                         f"of {axis}; a row is one configuration otherwise equal, named without {axis}.")]
     return blocks
 
 
@@ -182,9 +209,7 @@ def _metric(c: Cell, name: str) -> str:
 
 
 def _ladder_cell(p: dict) -> str:
-    if p["seq_acc"] is None:
-        return "—"
-    return _fmt(p["seq_acc"]) + ("" if p["seq_acc_half"] is None else f" ± {_fmt(p['seq_acc_half'])}")
+    return "—" if p["seq_acc"] is None else p["interval"].text()
 
 
 def summary_blocks(made: dict[str, str], device: str) -> list[tuple]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from compare.reporting import figures
-from compare.reporting.findings import Cell, cells_of, model_label
+from compare.reporting.findings import Cell, by_axis, cells_of, numeric_axes
 from compare.runs.atomic import atomic_write_bytes
 from compare.runs.records import RunRecord
 
@@ -35,7 +35,7 @@ def build_figures(records: list[RunRecord], fig_dir: Path) -> dict[str, str]:
 
 #: How every figure's error bars are computed, said once in each caption.
 ERROR_BARS = ("Error bars: 95% Student's t interval over seeds (t quantile at n−1 degrees of freedom × standard "
-              "deviation / √n); none where a cell has 1 seed.")
+              "deviation / √n), cut to what the metric can take (an accuracy to 0–1); none where a cell has 1 seed.")
 
 
 def task_figures(out: FigureSet, task: str, by_model: dict[str, dict[int, Cell]], records: list[RunRecord]) -> None:
@@ -68,22 +68,38 @@ def task_figures(out: FigureSet, task: str, by_model: dict[str, dict[int, Cell]]
                 for key, at in [(L, None)] + ([((L, longest), longest)] if longest else []):
                     sliced = cell.slices(at).get(axis)
                     if sliced:
-                        by.setdefault(key, {})[model] = {k: (iv.mean, iv.half) for k, iv in sliced.items()}
+                        by.setdefault(key, {})[model] = {k: (iv.mean, *_ends(iv)) for k, iv in sliced.items()}
         longer = any(isinstance(k, tuple) for k in by)
         out.save(f"accuracy_by_{axis}_{task}.png", figures.accuracy_by_slice(task, axis, by),
                  f"{task}: exact-sequence accuracy by {axis.replace('_', ' ')}, at the training length"
                  + (" and (panels \"evaluated at\") at the longest evaluated length, past the lengths trained on"
                     if longer else "") + ". " + ERROR_BARS)
+    for axis in numeric_axes(by_model):
+        panels = {f"{task}: trained at length {L}":
+                  {label: [(v, c.accuracy().mean, *_ends(c.accuracy())) for v, c in sorted(values.items())]
+                   for label, values in lines.items()}
+                  for L, lines in sorted(by_axis(by_model, axis).items())}
+        out.save(f"accuracy_vs_{axis}_{task}.png",
+                 figures.metric_vs_train_length(panels, "exact-sequence accuracy", f"{task}: accuracy against {axis}",
+                                                ylim=(-0.05, 1.05), xlabel=axis),
+                 f"{task}: exact-sequence accuracy at the training length against {axis}, a setting that differs "
+                 f"between the runs of this sweep; one line per configuration otherwise equal (its label without "
+                 f"{axis}), one panel per training length. " + ERROR_BARS)
     val: dict = {}
-    chosen = {id(r) for ms in by_model.values() for c in ms.values() for r in c.rows}
+    label_of = {id(r): c.model for ms in by_model.values() for c in ms.values() for r in c.rows}
     for r in records:
-        if r.usable and r.row["task"] == task and r.val_curve and id(r.row) in chosen:
-            val.setdefault(int(r.row["train_length"]), {}).setdefault(model_label(r.row), []).append(r.val_curve)
+        if r.usable and r.row["task"] == task and r.val_curve and id(r.row) in label_of:
+            val.setdefault(int(r.row["train_length"]), {}).setdefault(label_of[id(r.row)], []).append(r.val_curve)
     if val:
         out.save(f"validation_curves_{task}.png", figures.validation_curves(task, val),
                  f"{task}: validation exact-sequence accuracy over training steps (from each run's TensorBoard "
                  "events; one line per seed" + (", at each model's chosen learning rate" if _searched(by_model) else "")
                  + ").")
+
+
+def _ends(iv) -> tuple:
+    """(lo, hi) of an interval, (None, None) with one seed: what the figures draw as an error bar."""
+    return (iv.lo, iv.hi) if iv.half is not None else (None, None)
 
 
 def _searched(by_model: dict[str, dict[int, Cell]]) -> bool:
@@ -98,7 +114,7 @@ def summary_figures(out: FigureSet, cells: dict[str, dict[str, dict[int, Cell]]]
                 for t, ms in cells.items()}
 
     def stat(key):
-        return lambda c: (c.stat(key).mean, c.stat(key).half)
+        return lambda c: (c.stat(key).mean, *_ends(c.stat(key)))
 
     def measured(key) -> bool:
         return any(c.stat(key).mean for ms in cells.values() for by_len in ms.values() for c in by_len.values())
@@ -121,7 +137,7 @@ def summary_figures(out: FigureSet, cells: dict[str, dict[str, dict[int, Cell]]]
              else "Validation (evaluation-set where a learning rate was chosen on validation or a run trained on "
                   "a range of lengths)")
     out.save("accuracy_at_train_length.png",
-             figures.metric_vs_train_length(per_task(lambda c: (c.accuracy().mean, c.accuracy().half)),
+             figures.metric_vs_train_length(per_task(lambda c: (c.accuracy().mean, *_ends(c.accuracy()))),
                                             "exact-sequence accuracy", "Accuracy at the training length",
                                             ylim=(-0.05, 1.05)),
              f"{where} exact-sequence accuracy at the length each run was trained on (the longest, where it trained "

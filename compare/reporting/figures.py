@@ -46,12 +46,14 @@ def _dodge(i: int, n: int, step: float = 0.05) -> float:
     return step * (i - (n - 1) / 2)
 
 
-def _errorbars(ax, xs, ys, halves, colour) -> None:
-    """95% interval bars where there is one (None = a single seed, no bar)."""
-    pts = [(x, y, h) for x, y, h in zip(xs, ys, halves) if y is not None and h is not None]
+def _errorbars(ax, xs, ys, ranges, colour) -> None:
+    """95% interval bars from (lo, hi) pairs, already cut to what the metric can take (None = a single seed, no
+    bar): an accuracy's bar never reaches below 0 or above 1."""
+    pts = [(x, y, r) for x, y, r in zip(xs, ys, ranges) if y is not None and r is not None and r[0] is not None]
     if pts:
-        ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=[p[2] for p in pts], fmt="none",
-                    ecolor=colour, elinewidth=1.2, capsize=3, zorder=3)
+        ax.errorbar([p[0] for p in pts], [p[1] for p in pts],
+                    yerr=[[max(0.0, p[1] - p[2][0]) for p in pts], [max(0.0, p[2][1] - p[1]) for p in pts]],
+                    fmt="none", ecolor=colour, elinewidth=1.2, capsize=3, zorder=3)
 
 
 def png_bytes(fig: Figure, dpi: int = 110) -> bytes:
@@ -144,37 +146,53 @@ def _ladder_line(ax, ladder: list[dict], model: str, shift: float = 1.0) -> None
         ax.plot([p["x"] for p in bridge], [p["seq_acc"] for p in bridge], "--", color=colour, lw=1.2)
         ax.plot([p["x"] for p in outside], [p["seq_acc"] for p in outside], "o", ms=6,
                 mfc="white", mec=colour, mew=1.5)
-    _errorbars(ax, [p["x"] for p in ok], [p["seq_acc"] for p in ok], [p.get("seq_acc_half") for p in ok], colour)
+    _errorbars(ax, [p["x"] for p in ok], [p["seq_acc"] for p in ok], [_ladder_range(p) for p in ok], colour)
     unsupported = [p["x"] for p in ladder if p.get("seq_acc") is None]
     if unsupported:
         ax.plot(unsupported, [-0.03] * len(unsupported), "x", color=colour, ms=8, mew=2, clip_on=False)
 
 
+def _ladder_range(p: dict) -> tuple | None:
+    """A ladder point's 95% interval (lo, hi): its cut ends, or ± the half-width in points written without them."""
+    if p.get("seq_acc_half") is None:
+        return None
+    if p.get("seq_acc_lo") is not None:
+        return (p["seq_acc_lo"], p["seq_acc_hi"])
+    return (max(0.0, p["seq_acc"] - p["seq_acc_half"]), min(1.0, p["seq_acc"] + p["seq_acc_half"]))
+
+
 def _point(p) -> tuple:
-    """(x, value, half-width) from (x, value) or (x, value, half)."""
-    return (p[0], p[1], p[2] if len(p) > 2 else None)
+    """(x, value, (lo, hi) or None) from (x, value) or (x, value, lo, hi)."""
+    return (p[0], p[1], (p[2], p[3]) if len(p) > 3 and p[2] is not None else None)
 
 
 def metric_vs_train_length(rows_by_task: dict[str, dict[str, list[tuple]]], ylabel: str,
-                           title: str, log_y: bool = False, ylim=None) -> Figure:
-    """One panel per task: ``rows_by_task[task][model]`` = [(training length, value[, 95% half-width])], one
-    line per model, error bars where there is a half-width."""
+                           title: str, log_y: bool = False, ylim=None, xlabel: str = "training length") -> Figure:
+    """One panel per task: ``rows_by_task[task][model]`` = [(training length, value[, 95% lo, hi])], one
+    line per model, error bars where there is an interval. ``xlabel`` names another x (any numeric setting
+    swept, e.g. model.num_layers): positive values spanning a factor of 4 or more are spaced by octaves, others
+    (and any 0) evenly."""
     tasks = sorted(rows_by_task)
     fig, axes = _panels(len(tasks))
     for ax, task in zip(axes, tasks):
-        lengths = []
         models = sorted(rows_by_task[task])
+        lengths = [p[0] for m in models for p in rows_by_task[task][m] if p[1] is not None]
+        log_x = bool(lengths) and min(lengths) > 0 and (xlabel == "training length" or max(lengths) / min(lengths) >= 4)
+        span = (max(lengths) - min(lengths)) if lengths else 0
         for i, model in enumerate(models):
             pts = sorted(_point(p) for p in rows_by_task[task][model] if p[1] is not None)
             if not pts:
                 continue
-            lengths += [p[0] for p in pts]
-            colour, xs = model_colour(model), [p[0] * 2 ** _dodge(i, len(models)) for p in pts]
+            colour = model_colour(model)
+            xs = [p[0] * 2 ** _dodge(i, len(models)) if log_x else p[0] + (span or 1) * _dodge(i, len(models), 0.01)
+                  for p in pts]
             ax.plot(xs, [p[1] for p in pts], "-o", color=colour, ms=5, label=model)
             _errorbars(ax, xs, [p[1] for p in pts], [p[2] for p in pts], colour)
-        if lengths:
+        if log_x:
             _log2_lengths(ax, lengths)
             ax.set_xlim(min(lengths) / 1.4, max(lengths) * 1.4)  # room for the dodged bars, even at one length
+        elif lengths:
+            ax.set_xticks(sorted(set(lengths)))
         if log_y:
             ax.set_yscale("log")
         elif ylim:
@@ -182,7 +200,7 @@ def metric_vs_train_length(rows_by_task: dict[str, dict[str, list[tuple]]], ylab
         else:
             ax.set_ylim(bottom=0)
         ax.set_title(f"{task}", fontsize=10)
-        ax.set_xlabel("training length")
+        ax.set_xlabel(xlabel)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     axes[0].set_ylabel(ylabel)
@@ -194,7 +212,7 @@ def metric_vs_train_length(rows_by_task: dict[str, dict[str, list[tuple]]], ylab
 def accuracy_by_slice(task: str, axis: str,
                       curves: dict[int | tuple[int, int], dict[str, dict[int, float | tuple]]]) -> Figure:
     """Accuracy along a second difficulty axis: a panel per key, a line per model; values are accuracies or
-    (accuracy, 95% half-width or None) pairs. A key is the training length (scored there) or a pair
+    (accuracy, 95% lo, hi) triples (lo and hi None with one seed). A key is the training length (scored there) or a pair
     (training length, evaluated length), for the same slices of longer inputs than any trained on."""
     keys = sorted(curves, key=lambda k: k if isinstance(k, tuple) else (k, k))
     fig, axes = _panels(len(keys))
@@ -202,7 +220,7 @@ def accuracy_by_slice(task: str, axis: str,
         train_len, eval_len = key if isinstance(key, tuple) else (key, key)
         models = sorted(curves[key])
         for i, model in enumerate(models):
-            pts = [(k + _dodge(i, len(models), 0.08), *(v if isinstance(v, tuple) else (v, None)))
+            pts = [_point((k + _dodge(i, len(models), 0.08), *(v if isinstance(v, tuple) else (v,))))
                    for k, v in sorted(curves[key][model].items())]
             pts = [p for p in pts if p[1] is not None]
             colour = model_colour(model)

@@ -1,9 +1,11 @@
 """What the results say, in sentences computed from the results rows (never written by hand).
 
-Rows are grouped into cells (task, model, training length). Runs of a cell that differ only in seed are
-pooled: every number is the mean over seeds with a 95% Student's t interval (``t_interval``). When a
-sweep tried several learning rates for a cell, the cell keeps the runs of the rate that did best on
-the validation set (``choose_lr``) and the report compares models there, on the evaluation sets.
+Rows are grouped into cells: runs whose resolved configs are equal but for the seed and the keys that cannot
+change what is trained or measured (``compare.reporting.cell_keys``). Only runs of one cell are pooled: every
+number is the mean over its seeds with a 95% Student's t interval (``compare.reporting.intervals``). A setting
+that differs between the cells of one task and model is an axis and is written into the cell's label. When a
+sweep tried several learning rates for otherwise equal cells, the cell keeps the runs of the rate that did best
+on the validation set (``choose_lr``) and the report compares models there, on the evaluation sets.
 Every sentence names the numbers it rests on, so a reader can check it against the figures.
 """
 
@@ -12,81 +14,14 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from statistics import mean, stdev
+from statistics import mean
 
-#: Upper 2.5% points of Student's t (two-sided 95%) for 1..30 degrees of freedom, from the NIST/SEMATECH
-#: e-Handbook of Statistical Methods, section 1.3.6.7.2 (critical values of the t distribution). scipy
-#: is not a dependency and torch's StudentT has no icdf, hence the table; checked against numerical
-#: integration of the t density to within 0.0015.
-T_975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-         2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
-         2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
-_Z_975 = 1.959963984540054
+from compare.reporting.cell_keys import axes_by_model, cell_label, compared_settings, settings_key
+from compare.reporting.intervals import (UNIT, Interval, metric_bounds, per_seed, seeds_note, t_interval,
+                                         t_quantile_975)
 
-
-def t_quantile_975(dof: int) -> float:
-    """The 97.5% quantile of Student's t with ``dof`` degrees of freedom (the factor of a two-sided 95% interval)."""
-    if dof < 1:
-        raise ValueError(f"dof={dof}: Student's t needs at least 1 degree of freedom")
-    if dof <= len(T_975):
-        return T_975[dof - 1]
-    # Cornish-Fisher expansion of t in powers of 1/dof (Abramowitz & Stegun 26.7.5): within 1e-7 beyond 30.
-    z = _Z_975
-    g = ((z**3 + z) / 4, (5 * z**5 + 16 * z**3 + 3 * z) / 96, (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / 384,
-         (79 * z**9 + 776 * z**7 + 1482 * z**5 - 1920 * z**3 - 945 * z) / 92160)
-    return z + sum(gi / dof ** (i + 1) for i, gi in enumerate(g))
-
-
-@dataclass(frozen=True)
-class Interval:
-    """A mean over ``n`` seeds and the half-width of its 95% t interval (None with fewer than 2 seeds)."""
-
-    mean: float | None
-    half: float | None
-    n: int
-
-    @property
-    def lo(self) -> float | None:
-        return None if self.mean is None else self.mean - (self.half or 0.0)
-
-    @property
-    def hi(self) -> float | None:
-        return None if self.mean is None else self.mean + (self.half or 0.0)
-
-    def text(self, digits: int = 2, fmt=None) -> str:
-        """'0.53 ± 0.12'; just the mean with one seed; 'n/a' without a value."""
-        fmt = fmt or (lambda x: f"{x:.{digits}f}")
-        if self.mean is None:
-            return "n/a"
-        return fmt(self.mean) if self.half is None else f"{fmt(self.mean)} ± {fmt(self.half)}"
-
-    def overlaps(self, other: Interval) -> bool:
-        """True when the two intervals share a point (touching counts as overlapping)."""
-        return self.lo <= other.hi and other.lo <= self.hi
-
-
-def t_interval(values: list[float]) -> Interval:
-    """Mean of ``values`` (one per seed) ± t(0.975, n-1) · s / √n, s the sample standard deviation.
-
-    This is Student's t interval on the seed means, with n-1 degrees of freedom; one value has no interval.
-    """
-    vals = [float(v) for v in values if v is not None]
-    if not vals:
-        return Interval(None, None, 0)
-    if len(vals) == 1:
-        return Interval(vals[0], None, 1)
-    return Interval(mean(vals), t_quantile_975(len(vals) - 1) * stdev(vals) / math.sqrt(len(vals)), len(vals))
-
-
-def per_seed(rows: list[dict], value) -> list[float]:
-    """``value(row)`` averaged within each seed (a resumed or repeated seed counts once), one number per seed."""
-    by_seed: dict = defaultdict(list)
-    for i, r in enumerate(rows):
-        v = value(r)
-        if v is not None:
-            by_seed[r.get("seed", f"row{i}")].append(float(v))
-    return [mean(v) for _, v in sorted(by_seed.items(), key=lambda kv: str(kv[0]))]
-
+__all__ = ["Cell", "Interval", "LrSearch", "cells_of", "choose_lr", "compare_pair", "model_label", "per_seed",
+           "seed_groups", "seeds_note", "t_interval", "t_quantile_975"]
 
 def lr_of(row: dict):
     """The learning rate a row was trained with (from its config), or None."""
@@ -132,8 +67,8 @@ class LrSearch:
 
 def choose_lr(rows_by_lr: dict[float, list[dict]]) -> LrSearch:
     """The best rate on the validation set: highest mean val_seq_acc, ties to the lower mean val_loss, then lower lr."""
-    scores = {lr: (t_interval(per_seed(rows, lambda r: r.get("val_seq_acc"))),
-                   t_interval(per_seed(rows, lambda r: r.get("val_loss"))))
+    scores = {lr: (t_interval(per_seed(rows, lambda r: r.get("val_seq_acc")), UNIT),
+                   t_interval(per_seed(rows, lambda r: r.get("val_loss")), metric_bounds("val_loss")))
               for lr, rows in rows_by_lr.items()}
 
     def rank(lr):
@@ -150,17 +85,27 @@ def ladder_point(row: dict, length: int) -> dict | None:
 
 @dataclass
 class Cell:
-    """The finished runs of one model on one task at one training length (at its chosen rate, if searched)."""
+    """The finished runs of one configuration on one task at one training length (at its chosen rate, if
+    searched): ``model`` is its label (the model's, then its axis values), ``axes`` the values of the settings
+    that tell it apart from the other cells of its task and model, ``settings`` all its compared settings."""
 
     task: str
     model: str
     train_length: int
     rows: list[dict] = field(default_factory=list)
     lr_search: LrSearch | None = None
+    base: str | None = None
+    axes: dict[str, object] = field(default_factory=dict)
+    settings: dict[str, object] = field(default_factory=dict)
 
     def stat(self, key: str) -> Interval:
-        """Mean ± 95% t half-width over seeds of a numeric row key."""
-        return t_interval(per_seed(self.rows, lambda r: r.get(key)))
+        """Mean and 95% t interval over seeds of a numeric row key (cut to the range its name implies)."""
+        return t_interval(per_seed(self.rows, lambda r: r.get(key)), metric_bounds(key))
+
+    def label_without(self, axis: str) -> str:
+        """The cell's label with one axis left out: the line it belongs to in a figure with that axis on x."""
+        names = [a for a in self.axes if a != axis]
+        return cell_label(self.base or self.model, {a: self.axes[a] for a in names}, names)
 
     @property
     def seeds(self) -> int:
@@ -200,7 +145,7 @@ class Cell:
         chosen on the validation set (so the number compared is not the one selected on) or the run trained on a
         range of lengths (its validation set spans the range, mostly shorter inputs), else on the validation set."""
         if self.accuracy_source == "evaluation":
-            return t_interval(self._points(self.train_length))
+            return t_interval(self._points(self.train_length), UNIT)
         return self.stat("val_seq_acc")
 
     @property
@@ -220,8 +165,9 @@ class Cell:
                 by_len.setdefault(int(p["length"]), p)
         out = []
         for length in sorted(by_len):
-            iv = t_interval(self._points(length))
+            iv = t_interval(self._points(length), UNIT)
             out.append({"length": length, "seq_acc": iv.mean, "seq_acc_half": iv.half, "seeds": iv.n,
+                        "seq_acc_lo": iv.lo, "seq_acc_hi": iv.hi, "interval": iv,
                         "in_training_range": bool(by_len[length].get("in_training_range", lo <= length <= hi)),
                         "beyond": length > hi, "tokens": by_len[length].get("tokens")})
         return out
@@ -237,7 +183,7 @@ class Cell:
             accs = [p["seq_acc"] for p in r.get("ladder") or [] if int(p["length"]) > hi
                     and p.get("supported", True) and p.get("seq_acc") is not None]
             return mean(accs) if accs else None
-        return t_interval(per_seed(self.rows, beyond))
+        return t_interval(per_seed(self.rows, beyond), UNIT)
 
     def slices(self, length: int | None = None) -> dict[str, dict[int, Interval]]:
         """Exact-sequence accuracy at ``length`` (default: the training length) by each second difficulty axis:
@@ -252,7 +198,7 @@ class Cell:
                 axes[axis].update(int(k) for k in by_key)
 
         def value(axis, key):
-            return t_interval(per_seed(self.rows, lambda r: by(r).get(axis, {}).get(str(key))))
+            return t_interval(per_seed(self.rows, lambda r: by(r).get(axis, {}).get(str(key))), UNIT)
         return {axis: {k: value(axis, k) for k in sorted(keys)} for axis, keys in sorted(axes.items())}
 
     def longest_sliced_length(self) -> int | None:
@@ -271,7 +217,7 @@ class Cell:
                 v = (r.get("task_metrics") or {}).get(name)
                 return v if isinstance(v, (int, float)) and not isinstance(v, bool) else None
             return value
-        return {k: t_interval(per_seed(self.rows, get(k))) for k in names}
+        return {k: t_interval(per_seed(self.rows, get(k)), metric_bounds(k)) for k in names}
 
     def mechanism(self) -> dict:
         """parallel_over_time, sequential_depth and state_size from the rows (absent in rows written before them)."""
@@ -281,29 +227,66 @@ class Cell:
 
 
 def seed_groups(rows: list[dict]) -> dict[tuple, Cell]:
-    """Runs that differ only in seed: {(task, model label, train length, lr): Cell}."""
-    out: dict[tuple, Cell] = {}
+    """Runs that differ only in seed (and in ``SET_ASIDE``): {(task, label, train length, lr): Cell}.
+
+    Runs whose compared settings differ are never in one group: a setting that differs between groups of one
+    task and model is an axis, and its value is part of the label (``lstm 2 layers``)."""
+    keyed: dict[tuple, tuple[dict, list[dict]]] = {}
     for r in rows:
-        key = (r["task"], model_label(r), int(r["train_length"]), lr_of(r))
-        out.setdefault(key, Cell(key[0], key[1], key[2])).rows.append(r)
+        settings = compared_settings(r)
+        key = (r["task"], model_label(r), int(r["train_length"]), settings_key(settings), lr_of(r))
+        keyed.setdefault(key, (settings, []))[1].append(r)
+    axes = axes_by_model([(t, m, n, settings) for (t, m, n, _, _), (settings, _) in keyed.items()])
+    out: dict[tuple, Cell] = {}
+    for (task, base, length, _, lr), (settings, group) in keyed.items():
+        names = axes[(task, base)]
+        values = {a: settings[a] for a in names if a in settings}
+        label = cell_label(base, values, names)
+        key = (task, label, length, lr)
+        if key in out:  # two settings written alike: never pooled, so the label falls back to every key
+            label = cell_label(base, settings, sorted(settings))
+            key = (task, label, length, lr)
+        out[key] = Cell(task, label, length, group, base=base, axes=values, settings=settings)
     return out
 
 
 def cells_of(rows: list[dict]) -> dict[str, dict[str, dict[int, Cell]]]:
-    """cells[task][model][train_length] from finished rows; a cell trained at several rates keeps its best one."""
+    """cells[task][label][train_length] from finished rows; a cell trained at several rates keeps its best one."""
     by_cell: dict[tuple, dict] = defaultdict(dict)
     for (task, model, length, lr), group in seed_groups(rows).items():
         by_cell[(task, model, length)][lr] = group
     out: dict = defaultdict(lambda: defaultdict(dict))
     for (task, model, length), by_lr in by_cell.items():
         rated = {lr: g.rows for lr, g in by_lr.items() if lr is not None}
+        first = next(iter(by_lr.values()))
         if len(rated) > 1:
             search = choose_lr(rated)
-            cell = Cell(task, model, length, by_lr[search.chosen].rows, search)
+            rows_ = by_lr[search.chosen].rows
         else:
-            cell = Cell(task, model, length, [r for g in by_lr.values() for r in g.rows])
-        out[task][model][length] = cell
+            search, rows_ = None, [r for g in by_lr.values() for r in g.rows]
+        out[task][model][length] = Cell(task, model, length, rows_, search, first.base, first.axes, first.settings)
     return {t: dict(m) for t, m in out.items()}
+
+
+def numeric_axes(by_model: dict[str, dict[int, Cell]]) -> list[str]:
+    """The axes of a task's cells whose values are all numbers and take at least two values: each can be the x
+    axis of a figure and the columns of a table."""
+    values: dict[str, set] = defaultdict(set)
+    for cells in by_model.values():
+        for c in cells.values():
+            for a, v in c.axes.items():
+                values[a].add(v if isinstance(v, (int, float)) and not isinstance(v, bool) else "not a number")
+    return [a for a, vs in values.items() if len(vs) > 1 and "not a number" not in vs]
+
+
+def by_axis(by_model: dict[str, dict[int, Cell]], axis: str) -> dict[int, dict[str, dict[float, Cell]]]:
+    """A task's cells with ``axis`` taken out of their labels: {train length: {label without it: {value: Cell}}}."""
+    out: dict = defaultdict(lambda: defaultdict(dict))
+    for cells in by_model.values():
+        for length, c in cells.items():
+            if axis in c.axes:
+                out[length][c.label_without(axis)][c.axes[axis]] = c
+    return {n: dict(lines) for n, lines in out.items()}
 
 
 def _f(x, digits: int = 2) -> str:
@@ -326,18 +309,6 @@ def _ranked(pairs):
     return sorted(pairs, key=lambda p: (-(p[1] if p[1] is not None else -1.0), p[0]))
 
 
-def seeds_note(intervals: list[Interval]) -> str:
-    """What the ± means here, or that there is no interval (one seed)."""
-    ns = sorted({iv.n for iv in intervals if iv.mean is not None})
-    if not ns:
-        return ""
-    if ns == [1]:
-        return " (1 seed: no interval)"
-    seeds = f"{ns[0]}" if len(ns) == 1 else f"{ns[0]}–{ns[-1]}"
-    single = "; a value without ± rests on 1 seed" if 1 in ns else ""
-    return f" (mean ± 95% t half-width over {seeds} seeds{single})"
-
-
 def compare_pair(a: str, ia: Interval, b: str, ib: Interval) -> str:
     """'a beats b' only when their 95% intervals do not overlap, 'no clear difference' when they do; with one
     seed on either side the sentence says the comparison rests on one seed."""
@@ -346,6 +317,8 @@ def compare_pair(a: str, ia: Interval, b: str, ib: Interval) -> str:
     if ib.mean > ia.mean:
         a, ia, b, ib = b, ib, a, ia
     nums = f"{ia.text()} vs {ib.text()}"
+    if ia.n >= 2 and ib.n >= 2:
+        nums = f"{ia.text()}, 95% interval {ia.range_text()}, vs {ib.text()}, {ib.range_text()}"
     if ia.n < 2 or ib.n < 2:
         lead = f"{a} and {b} level" if ia.mean == ib.mean else f"{a} ahead of {b}"
         return f"{lead} ({nums}), but this rests on one seed, so there is no interval to judge it by"

@@ -1,8 +1,11 @@
 """results.csv: one line per run, accuracy at each evaluated length in its own column, then its cell's aggregates.
 
-A run's cell is the runs that differ from it only in seed (same task, model, training length and learning
-rate). The ``cell_*`` columns repeat that cell's mean and 95% Student's t half-width over seeds on each of
-its runs (``_ci95`` is empty with one seed), so one file serves both per-run and per-cell reading.
+A run's cell is the runs whose configurations differ from it only in seed and in settings that cannot change
+what is trained or measured (``compare.reporting.cell_keys``), at one learning rate. ``cell`` is its label;
+every setting that differs between cells (an axis) has a column of its own, named by its config key. The
+``cell_*`` columns repeat that cell's mean, 95% Student's t half-width (``_ci95``, empty with one seed) and the
+interval's ends cut to what the metric can take (``_lo``, ``_hi``) over seeds on each of its runs, so one file
+serves both per-run and per-cell reading.
 """
 
 from __future__ import annotations
@@ -11,10 +14,11 @@ import csv
 import io
 from typing import Any
 
+from compare.reporting.cell_keys import axis_order
 from compare.reporting.findings import cells_of, lr_of, seed_groups
 from compare.runs.records import RunRecord
 
-CSV_COLUMNS = ["run", "status", "task", "model", "train_length", "seed", "params", "steps", "val_seq_acc",
+CSV_COLUMNS = ["run", "status", "task", "model", "cell", "train_length", "seed", "params", "steps", "val_seq_acc",
                "val_token_acc", "val_loss", "train_tokens_per_s", "step_time_s", "peak_mem_mb", "wall_s", "device"]
 #: Per-run columns from the config and the newer row keys (empty in rows written before them).
 RUN_COLUMNS = ["lr", "window", "train_range", "scored_step", "parallel_over_time", "sequential_depth", "state_size"]
@@ -43,18 +47,39 @@ def _cell_values(records: list[RunRecord], lengths: list[int]) -> dict[int, dict
                 for row in c.rows}
     out: dict[int, dict[str, Any]] = {}
     for group in seed_groups(rows).values():
-        values: dict[str, Any] = {"cell_seeds": group.seeds}
+        values: dict[str, Any] = {"cell": group.model, "cell_seeds": group.seeds, AXES: group.axes}
         for key in CELL_KEYS:
-            iv = group.stat(key)
-            values[f"cell_{key}_mean"], values[f"cell_{key}_ci95"] = iv.mean, iv.half
+            values.update(_interval_columns(f"cell_{key}", group.stat(key)))
         ladder = {p["length"]: p for p in group.ladder()}
         for L in lengths:
             p = ladder.get(L)
-            values[f"cell_seq_acc@{L}_mean"] = p["seq_acc"] if p else None
-            values[f"cell_seq_acc@{L}_ci95"] = p["seq_acc_half"] if p else None
+            values.update(_interval_columns(f"cell_seq_acc@{L}", p["interval"] if p and p["seq_acc"] is not None
+                                            else None))
         for row in group.rows:
             out[id(row)] = {**values, "cell_compared": "yes" if id(row) in compared else "no"}
     return out
+
+
+def _interval_columns(name: str, iv) -> dict[str, Any]:
+    if iv is None:
+        return {f"{name}_{s}": None for s in INTERVAL_PARTS}
+    return {f"{name}_mean": iv.mean, f"{name}_ci95": iv.half, f"{name}_lo": iv.lo if iv.half is not None else None,
+            f"{name}_hi": iv.hi if iv.half is not None else None}
+
+
+#: Where a cell's axis values travel among its columns (they become one column per axis key).
+AXES = "axes"
+#: The columns of one aggregate over a cell's seeds.
+INTERVAL_PARTS = ("mean", "ci95", "lo", "hi")
+
+
+def axis_columns(rows: list[dict]) -> list[str]:
+    """The config keys that differ between the cells of these rows, in label order."""
+    seen: dict[str, None] = {}
+    for group in seed_groups(rows).values():
+        for key in group.axes:
+            seen.setdefault(key)
+    return sorted(seen, key=axis_order)
 
 
 def results_csv(records: list[RunRecord]) -> str:
@@ -62,9 +87,11 @@ def results_csv(records: list[RunRecord]) -> str:
     lengths = sorted({int(p["length"]) for r in records if r.row for p in r.row.get("ladder") or []})
     extra = sorted({k for r in records if r.row for k, v in (r.row.get("task_metrics") or {}).items()
                     if isinstance(v, (int, float, str, bool))})
-    cell_columns = (["cell_seeds", "cell_compared"] + [f"cell_{k}_{s}" for k in CELL_KEYS for s in ("mean", "ci95")]
-                    + [f"cell_seq_acc@{L}_{s}" for L in lengths for s in ("mean", "ci95")])
-    columns = (CSV_COLUMNS + RUN_COLUMNS + [f"seq_acc@{L}" for L in lengths] + [f"task.{k}" for k in extra]
+    cell_columns = (["cell_seeds", "cell_compared"] + [f"cell_{k}_{s}" for k in CELL_KEYS for s in INTERVAL_PARTS]
+                    + [f"cell_seq_acc@{L}_{s}" for L in lengths for s in INTERVAL_PARTS])
+    # A setting's column is named by its key; a task metric of the same name keeps its own column.
+    axes = [a for a in axis_columns([r.row for r in records if r.usable]) if a not in {f"task.{k}" for k in extra}]
+    columns = (CSV_COLUMNS + axes + RUN_COLUMNS + [f"seq_acc@{L}" for L in lengths] + [f"task.{k}" for k in extra]
                + ["unsupported_lengths", "problem", "path"] + cell_columns)
     cells = _cell_values(records, lengths)
     buf = io.StringIO()
@@ -82,6 +109,7 @@ def results_csv(records: list[RunRecord]) -> str:
             for k in extra:
                 line[f"task.{k}"] = (row.get("task_metrics") or {}).get(k)
             line["unsupported_lengths"] = " ".join(str(x) for x in row.get("unsupported_lengths") or [])
-            line.update(cells.get(id(r.row), {}))
+            cell = dict(cells.get(id(r.row), {}))
+            line.update({k: v for k, v in cell.pop(AXES, {}).items() if k in axes}, **cell)
         writer.writerow(line)
     return buf.getvalue()

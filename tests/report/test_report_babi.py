@@ -52,13 +52,14 @@ def test_published_table_per_task_from_synthetic_rows_names_the_sources():
     tables = {b[1]: blocks[i + 1] for i, b in enumerate(blocks) if b[0] == "h3"}
     assert list(tables) == ["bAbI qa1 (single supporting fact)", "bAbI qa3 (three supporting facts)"]
     qa1 = tables["bAbI qa1 (single supporting fact)"][2]
-    # Two seeds pool to mean ± 95% t half-width (12.706 × 0.0707 / √2 = 0.64); 1k rows before 10k, then papers.
-    assert qa1[0][:5] == ["ours", "lstm", "1k", 2, "0.45 ± 0.64"]
+    # Two seeds: the mean, then each seed (the t half-width, 12.706 × 0.0707 / √2 = 0.64, would pass 0 and 1);
+    # the best seed beside it; 1k rows before 10k, then the papers.
+    assert qa1[0][:6] == ["ours", "lstm", "1k", 2, "0.45 (0.40, 0.50)", "0.50"]
     assert [r[1:3] for r in qa1] == [["lstm", "1k"], ["transformer", "1k"], ["lstm", "10k"],
                                     ["LSTM", "1k"], ["MemN2N", "1k"]]
     assert [r[4] for r in qa1[3:]] == ["0.50", "1.00"]
     qa3 = tables["bAbI qa3 (three supporting facts)"][2]
-    assert qa3[0][4:6] == ["0.25", "0.30"] and [r[4] for r in qa3[1:]] == ["0.20", "0.60"]
+    assert qa3[0][4:7] == ["0.25", "0.25", "0.30"] and [r[4] for r in qa3[1:]] == ["0.20", "0.60"]
     md = to_markdown(blocks)
     assert "arXiv:1502.05698, Table 3" in md and "End-To-End Memory Networks" in md and "arXiv:1503.08895" in md
     assert babi_published_blocks([r for r in rows if r["task"] == "copy"]) == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
+from statistics import stdev
 
 import pytest
 from hydra import compose, initialize_config_dir
@@ -16,6 +17,7 @@ from compare.reporting import figure_set
 from compare.reporting.blocks import findings_blocks
 from compare.reporting.findings import (Interval, cells_of, choose_lr, compare_pair, comparison_sentence,
                                         lr_sentences, t_interval, t_quantile_975)
+from compare.reporting.intervals import UNIT, metric_bounds
 from compare.runs.records import load_runs
 from compare.train import CONF_DIR
 
@@ -37,14 +39,34 @@ def test_t_quantiles_are_the_table_and_join_the_expansion():
 def test_t_interval_on_seed_means():
     iv = t_interval([1.0, 2.0, 3.0])  # mean 2, sample sd 1
     assert iv.mean == 2.0 and iv.n == 3 and math.isclose(iv.half, 4.303 / math.sqrt(3))
-    assert iv.text() == f"2.00 ± {4.303 / math.sqrt(3):.2f}"
+    # Up to 4 seeds the text shows each seed; the t interval stays for comparisons and error bars.
+    assert iv.text() == "2.00 (1.00, 2.00, 3.00)" and iv.best == 3.0
+    assert iv.range_text() == f"[{2 - 4.303 / math.sqrt(3):.2f}, {2 + 4.303 / math.sqrt(3):.2f}]"
     one = t_interval([0.7])
     assert one.half is None and one.text() == "0.70" and t_interval([]).mean is None
+    assert t_interval([1.0, 1.0]).text() == "1.00 (both seeds)" and t_interval([0.5] * 3).text() == "0.50 (all 3 seeds)"
+    five = t_interval([1.0, 2.0, 3.0, 4.0, 5.0])
+    assert five.text() == f"3.00 ± {2.776 * stdev([1, 2, 3, 4, 5]) / math.sqrt(5):.2f}"
+
+
+def test_an_accuracy_interval_never_leaves_0_to_1():
+    # Two seeds at 0.64 and 0.91: t(0.975, 1) = 12.706 makes the half-width 1.72, far past both ends.
+    iv = t_interval([0.64, 0.91], UNIT)
+    assert math.isclose(iv.half, 12.706 * stdev([0.64, 0.91]) / math.sqrt(2))
+    assert (iv.lo, iv.hi) == (0.0, 1.0) and iv.clipped and iv.range_text() == "[0.00, 1.00]"
+    assert iv.text() == "0.78 (0.64, 0.91)" and "±" not in iv.text()
+    six = t_interval([0.9, 0.95, 1.0, 1.0, 1.0, 0.98], UNIT)
+    assert six.hi == 1.0 and six.text() == f"0.97 [{six.lo:.2f}, 1.00]"
+    # A loss or a rate is cut at 0 only.
+    rate = t_interval([10.0, 100.0], metric_bounds("train_tokens_per_s"))
+    assert rate.lo == 0.0 and rate.hi == 55.0 + rate.half
+    assert metric_bounds("val_seq_acc") == UNIT and metric_bounds("test_support_lost_share") == UNIT
 
 
 def test_beats_only_when_intervals_do_not_overlap():
     high, low = Interval(0.9, 0.05, 3), Interval(0.5, 0.1, 3)
-    assert compare_pair("transformer", high, "lstm", low).startswith("transformer beats lstm (0.90 ± 0.05 vs 0.50")
+    assert compare_pair("transformer", high, "lstm", low).startswith(
+        "transformer beats lstm (0.90 ± 0.05, 95% interval [0.85, 0.95], vs 0.50 ± 0.10, [0.40, 0.60]")
     assert compare_pair("lstm", low, "transformer", high).startswith("transformer beats lstm")  # best one first
     close = Interval(0.8, 0.06, 3)
     assert compare_pair("transformer", high, "gru", close).startswith("no clear difference between transformer and gru")
@@ -54,8 +76,9 @@ def test_beats_only_when_intervals_do_not_overlap():
     assert "rests on one seed" in single and "beats" not in single
     sentence = comparison_sentence("copy", 8, {"lstm": low, "transformer": high, "gru": close})
     assert sentence == ("copy at training length 8, exact-sequence accuracy: no clear difference between transformer "
-                        "and gru (0.90 ± 0.05 vs 0.80 ± 0.06: the 95% intervals overlap); transformer beats lstm "
-                        "(0.90 ± 0.05 vs 0.50 ± 0.10: the 95% intervals do not overlap).")
+                        "and gru (0.90 ± 0.05, 95% interval [0.85, 0.95], vs 0.80 ± 0.06, [0.74, 0.86]: the 95% "
+                        "intervals overlap); transformer beats lstm (0.90 ± 0.05, 95% interval [0.85, 0.95], vs "
+                        "0.50 ± 0.10, [0.40, 0.60]: the 95% intervals do not overlap).")
 
 
 def test_findings_say_beats_or_no_clear_difference_from_rows():
@@ -66,7 +89,8 @@ def test_findings_say_beats_or_no_clear_difference_from_rows():
     assert cells["copy"]["lstm"][8].seeds == 3
     text = " ".join(findings_blocks(cells, rows, "cpu", 0.9)[-1][1])
     assert "transformer beats lstm" in text and "no clear difference between transformer and gru" in text
-    assert "(mean ± 95% t half-width over 3 seeds)" in text
+    assert "(mean over 3 seeds, each seed's value in brackets)" in text
+    assert "gru 0.72 (0.50, 0.95, 0.70)" in text
 
 
 def test_best_rate_is_chosen_on_validation_and_ties_go_to_the_lower_loss():
@@ -98,7 +122,7 @@ def test_models_are_compared_at_their_best_rate_on_the_evaluation_set():
                                    "searched") and len(sentences) == 2
     blocks = findings_blocks(cells, rows, "cpu", 0.9)
     text = " ".join(blocks[blocks.index(("h2", "What the results show")) + 2][1])
-    assert "transformer 0.85 ± 0.00, lstm 0.70 ± 0.06 on the evaluation set" in text
+    assert "transformer 0.85 (both seeds), lstm 0.70 (0.70, 0.71) on the evaluation set" in text
     search = blocks[blocks.index(("h2", "Learning-rate search")):]
     assert "different random stream" in search[1][1]
     assert [r[3] for r in search[2][2] if r[-1] == "chosen"] == ["0.01", "0.001"]
@@ -136,7 +160,7 @@ def test_two_seeds_give_intervals_in_csv_figures_and_findings(two_seed_sweep: Pa
     md = (report / "report.md").read_text()
     # The fixture's runs train on copy's default range, lengths 1 to 4, and are scored at 4 on the evaluation set.
     line = next(s for s in md.splitlines() if s.startswith("- copy, trained on lengths 1–4, tested at 4:"))
-    assert "±" in line and "(mean ± 95% t half-width over 2 seeds)" in line
+    assert "(mean over 2 seeds, each seed's value in brackets)" in line
     compared = next(s for s in md.splitlines() if s.startswith("- copy at training length 4, exact-sequence accuracy:"))
     assert ("beats" in compared) != ("no clear difference" in compared) and "one seed" not in compared
     assert "Student's t" in md
@@ -162,4 +186,5 @@ def test_two_seeds_give_intervals_in_csv_figures_and_findings(two_seed_sweep: Pa
     lstm_bars = next(c for ax in fig.axes for c in ax.containers if isinstance(c, ErrorbarContainer))
     (low, high), = [seg[:, 1] for seg in lstm_bars.lines[2][0].get_segments()]
     expected = cells["copy"]["lstm"][4].stat("train_tokens_per_s")
-    assert high > low and math.isclose((high - low) / 2, expected.half)  # the two seeds' throughputs differ
+    # The two seeds' throughputs differ; the bar is the t interval, cut at 0 tokens/s where it reaches below.
+    assert high > low and math.isclose(low, expected.lo) and math.isclose(high, expected.hi)
