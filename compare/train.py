@@ -15,6 +15,7 @@ from pathlib import Path
 import hydra
 import torch
 from hydra.core.hydra_config import HydraConfig
+from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
@@ -23,7 +24,7 @@ from compare.errors import RunFailed, error_message, run_hydra_app
 from compare.runs.results import RESULTS_FILE
 from compare.training.run import train
 
-__all__ = ["CONF_DIR", "main", "train"]
+__all__ = ["CONF_DIR", "QuietConsole", "main", "quiet_console", "train"]
 
 log = logging.getLogger("compare")
 
@@ -48,10 +49,30 @@ def hydra_main(cfg: DictConfig) -> float | None:
     return row["val_seq_acc"]
 
 
-def quiet_library_chatter() -> None:
-    """Keep the console to what the user asked for: Lightning's hardware banner and tips go to DEBUG."""
-    logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
+def quiet_console() -> None:
+    """Keep this process's console to what the user asked for: no Hydra schema-matching deprecation, no
+    Lightning hardware banner, tips or LeafSpec deprecation. Applied once per process (``main``, ``QuietConsole``)."""
+    # conf/hydra/launcher/*.yaml pin the plugins' settings under the plugins' own names; Hydra warns about that
+    # at every composition. The message starts with a newline, which '.' matches only under (?s).
+    warnings.filterwarnings("ignore", message=r"(?s).*validated against ConfigStore schema", category=UserWarning)
     warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated")
+    # "GPU available / TPU available", the logger and checkpoint tips, "`Trainer.fit` stopped": rank-zero info.
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
+
+
+class QuietConsole(Callback):
+    """Hydra callback (conf/hydra/default.yaml) that applies ``quiet_console`` in every job's own process.
+
+    The joblib and submitit launchers pickle Hydra's callbacks into each job (a loky worker, a SLURM job and its
+    DDP ranks) and unpickle them before the job composes its config, which is where Hydra warns. ``__reduce__``
+    rebuilds this callback by calling the class, so its ``__init__`` sets the filters there before that.
+    """
+
+    def __init__(self) -> None:
+        quiet_console()
+
+    def __reduce__(self):
+        return type(self), ()
 
 
 def run_app() -> None:
@@ -65,9 +86,7 @@ def run_app() -> None:
 def main() -> None:
     """Console script ``compare-train``."""
     torch.set_float32_matmul_precision("high")
-    # conf/hydra/launcher/*.yaml pin the plugins' settings under the plugins' own names; Hydra warns about that.
-    warnings.filterwarnings("ignore", message=".*validated against ConfigStore schema", category=UserWarning)
-    quiet_library_chatter()
+    quiet_console()  # before Hydra composes; jobs in other processes get it from QuietConsole
     run_hydra_app("compare-train", run_app)
 
 
