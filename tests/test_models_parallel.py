@@ -109,7 +109,7 @@ def test_explicit_widths_opt_out_of_the_budget():
     (lambda: MinRNNLM(VOCAB, "mingru", num_layers=0, hidden_size=8), "num_layers=0"),
     (lambda: MinRNNLM(VOCAB, "mingru", hidden_size=8, mode="parallel"), r"mode='parallel'.*'scan', 'sequential'"),
     (lambda: MinRNNLM(VOCAB, "mingrus", hidden_size=8), r"cell='mingrus'.*'mingru', 'minlstm'"),
-    (lambda: MinRNNLM(VOCAB, "minlstm"), "hidden_size or model.param_budget"),
+    (lambda: MinRNNLM(VOCAB, "minlstm", param_budget=None), "hidden_size or model.param_budget"),
     (lambda: MinRNNLM(VOCAB, "minlstm", param_budget=10), "param_budget=10 is too small"),
     (lambda: LinearAttentionLM(VOCAB, num_layers=0, d_model=8), "num_layers=0"),
     (lambda: LinearAttentionLM(VOCAB, d_model=30, n_heads=4), "d_model=30 must be a positive multiple of n_heads=4"),
@@ -125,7 +125,7 @@ def test_bad_values_are_named(make, match):
 def test_unknown_mode_in_forward_is_named():
     tokens = torch.zeros(1, 3, dtype=torch.long)
     with pytest.raises(UserError, match="mode='fast'"):
-        MinRNNLM(VOCAB, hidden_size=8)(tokens, mode="fast")
+        MinRNNLM(VOCAB, "mingru", hidden_size=8)(tokens, mode="fast")
     with pytest.raises(UserError, match="mode='fast'"):
         LinearAttentionLM(VOCAB, d_model=8)(tokens, mode="fast")
 
@@ -134,7 +134,7 @@ def test_mechanism_counts_steps_and_state():
     gru = MinRNNLM(VOCAB, "mingru", num_layers=3, hidden_size=10)
     assert gru.mechanism(1) == {"parallel_over_time": True, "sequential_depth": 3, "state_size": 30}
     assert gru.mechanism(1000)["sequential_depth"] == 3 * math.ceil(math.log2(1000))
-    assert MinRNNLM(VOCAB, hidden_size=10, mode="sequential").mechanism(50)["sequential_depth"] == 100
+    assert MinRNNLM(VOCAB, "mingru", hidden_size=10, mode="sequential").mechanism(50)["sequential_depth"] == 100
     la = LinearAttentionLM(VOCAB, num_layers=2, n_heads=4, d_model=32)
     assert la.mechanism(500) == {"parallel_over_time": True, "sequential_depth": 2, "state_size": 2 * 4 * (8 * 8 + 8)}
     lstm = RecurrentLM(VOCAB, "lstm", num_layers=2, hidden_size=10)

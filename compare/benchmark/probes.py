@@ -57,9 +57,9 @@ def aten_ops(model: torch.nn.Module, inputs: torch.Tensor, autocast) -> set[str]
     return recorder.names
 
 
-def uses_sdpa(model: torch.nn.Module) -> bool:
-    """True when some attention module of ``model`` runs through scaled_dot_product_attention."""
-    return any(getattr(m, "impl", None) == "sdpa" for m in model.modules())
+def uses_sdpa(model) -> bool:
+    """True when ``model`` (a compare.models.SequenceModel) runs through scaled_dot_product_attention."""
+    return model.runs_sdpa
 
 
 def sdpa_kernel(model: torch.nn.Module, inputs: torch.Tensor, autocast) -> str | None:

@@ -7,6 +7,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from compare.errors import UserError
+from compare.models.contract import check_model_contract
 
 #: Keys in a model config that configure training around the model, not the model's constructor.
 MODEL_RUN_KEYS = ("compile",)
@@ -26,6 +27,9 @@ def build(node: DictConfig, **kwargs):
 
 
 def build_model(model_cfg: DictConfig, vocab_size: int):
-    """The plain ``nn.Module`` described by ``model_cfg``, sized for ``vocab_size`` tokens."""
+    """The plain ``nn.Module`` described by ``model_cfg``, sized for ``vocab_size`` tokens; a UserError naming
+    what is missing when it does not honour the model contract (compare.models.SequenceModel)."""
     ctor = OmegaConf.masked_copy(model_cfg, [k for k in model_cfg if k not in MODEL_RUN_KEYS])
-    return build(ctor, vocab_size=vocab_size)
+    model = build(ctor, vocab_size=vocab_size)
+    check_model_contract(model)
+    return model

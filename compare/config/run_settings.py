@@ -17,7 +17,7 @@ log = logging.getLogger("compare")
 
 def check_model_fits_task(model, task) -> None:
     """Fail before training when the model cannot read a training sequence at all."""
-    limit = getattr(model, "max_positions", None)
+    limit = model.max_positions
     need = task.sequence_length(task.length)
     if limit is not None and need > limit:
         raise UserError(
@@ -38,7 +38,7 @@ def check_run_settings(cfg: DictConfig, model, task) -> None:
         raise UserError(f"check_finite_every_n_steps={every!r} is not accepted: an integer >= 0 (0: never check)")
     check_choice(OmegaConf.select(cfg, "eval.checkpoint", default="best"))
     check_eval_lengths(OmegaConf.select(cfg, "eval.lengths", default=None))
-    limit = getattr(model, "max_positions", None)
+    limit = model.max_positions
     if limit is not None and cfg.get("eval") is not None:
         lengths = ladder_lengths(task.length, cfg.eval.get("multipliers") or (), cfg.eval.get("lengths"))
         too_long = [n for n in lengths if task.sequence_length(n) > limit]

@@ -78,7 +78,7 @@ def evaluate_set(model: nn.Module, data: EvalSet, batch_size: int = 128) -> dict
 def evaluate_ladder(model: nn.Module, task: Task, lengths: list[int], num_samples: int = 256,
                     batch_size: int = 128) -> list[LengthResult]:
     """Evaluate ``model`` at every length; lengths whose sequences the model cannot take are marked unsupported."""
-    limit = getattr(model, "max_positions", None)
+    limit = model.max_positions
     results = []
     for length in lengths:
         tokens = task.sequence_length(length)

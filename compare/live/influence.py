@@ -3,32 +3,24 @@
 influence[t] = sum_d  e[t, d] * d log p(answer at position q) / d e[t, d]
 
 where e is the output of the model's token embedding. One backward pass per answer, and it needs nothing
-from the model beyond an ``embed`` layer, so recurrent and attention models are measured alike. A token
-the answer cannot see gets exactly zero: the positions after q in a causal model, and in a single-layer
+from the model beyond the contract's ``embed`` layer, so recurrent and attention models are measured alike.
+A token the answer cannot see gets exactly zero: the positions after q in a causal model, and in a single-layer
 sliding-window transformer the positions outside the window, since no path carries their embedding to
 the answer. Positive values push towards the answer, negative ones away from it.
 
-Attention maps come from the models that can return them (``forward(..., return_attention=True)``).
+Attention maps come from the models that say they return them (``returns_attention``, then
+``forward(..., return_attention=True)``; see compare.models.SequenceModel).
 """
 
 from __future__ import annotations
 
-import inspect
-
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from compare.errors import UserError
+from compare.models import SequenceModel
 
 METHOD = "gradient × input"
-
-
-def embedding_layer(model: nn.Module) -> nn.Embedding:
-    """The token embedding of ``model`` (its ``embed`` attribute, as every model in compare.models has)."""
-    layer = getattr(model, "embed", None)
-    if not isinstance(layer, nn.Embedding):
-        raise UserError(f"{type(model).__name__} has no token embedding 'embed': cannot measure influence")
-    return layer
 
 
 def as_batch(tokens) -> Tensor:
@@ -37,13 +29,13 @@ def as_batch(tokens) -> Tensor:
     return t[None] if t.dim() == 1 else t
 
 
-def gradient_x_input(model: nn.Module, tokens, position: int, target: int) -> Tensor:
+def gradient_x_input(model: SequenceModel, tokens, position: int, target: int) -> Tensor:
     """Influence (T,) of every input token on log p(``target``) at ``position``; exactly 0 where it cannot reach."""
     x = as_batch(tokens)
     if not 0 <= position < x.shape[1]:
         raise UserError(f"position {position} is outside the input of {x.shape[1]} tokens")
     captured: list[Tensor] = []
-    hook = embedding_layer(model).register_forward_hook(lambda _m, _i, out: captured.append(out))
+    hook = model.embed.register_forward_hook(lambda _m, _i, out: captured.append(out))
     try:
         with torch.enable_grad():
             logits = model(x)
@@ -55,17 +47,10 @@ def gradient_x_input(model: nn.Module, tokens, position: int, target: int) -> Te
     return (grad[0] * captured[0][0].detach()).sum(-1).float()
 
 
-def has_attention(model: nn.Module) -> bool:
-    """Whether ``model`` can hand back attention maps."""
-    return "return_attention" in inspect.signature(model.forward).parameters
-
-
 @torch.no_grad()
-def attention_maps(model: nn.Module, tokens) -> list[Tensor] | None:
+def attention_maps(model: SequenceModel, tokens) -> list[Tensor] | None:
     """Per-layer (heads, T, T) attention weights on ``tokens``, or None for a model without attention."""
-    if not has_attention(model):
+    if not model.returns_attention:
         return None
     _, maps = model(as_batch(tokens), return_attention=True)
-    if not maps or any(m is None for m in maps):
-        return None
     return [m[0].float() for m in maps]

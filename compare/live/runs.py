@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from compare.config.build import build, build_model
 from compare.errors import UserError, error_message
-from compare.live.influence import has_attention
+from compare.models import SequenceModel
 from compare.runs.records import RunRecord, load_runs
 
 CHECKPOINTS = ("best", "last")
@@ -30,7 +30,7 @@ class LiveModel:
 
     name: str
     path: Path
-    model: torch.nn.Module
+    model: SequenceModel
     task: object
     row: dict
     checkpoint: Path
@@ -38,17 +38,17 @@ class LiveModel:
     @property
     def kind(self) -> str:
         """The model's name (lstm, transformer, ...)."""
-        return str(self.row.get("model") or getattr(self.model, "name", type(self.model).__name__))
+        return str(self.row.get("model") or self.model.name)
 
     @property
     def attends(self) -> bool:
         """Whether the model has attention maps to show."""
-        return has_attention(self.model)
+        return self.model.returns_attention
 
     @property
     def max_tokens(self) -> int | None:
         """The longest input the model can read (a learned position table), or None for any length."""
-        return getattr(self.model, "max_positions", None)
+        return self.model.max_positions
 
     def summary(self) -> str:
         """One line: model, parameters, training length, validation accuracy, checkpoint."""

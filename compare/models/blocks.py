@@ -18,6 +18,7 @@ from collections.abc import Callable
 from torch import Tensor, nn
 
 from compare.errors import UserError
+from compare.models.contract import SequenceModel
 
 
 def mlp(width: int, d_ff: int, dropout: float) -> nn.Sequential:
@@ -45,10 +46,11 @@ class PreNormBlock(nn.Module):
         self.mlp = mlp(width, d_ff, dropout)
 
 
-class BlockStackLM(nn.Module):
+class BlockStackLM(SequenceModel):
     """The LM shell: embedding (+ optional learned position table) -> dropout -> ``num_layers`` blocks
     -> final LayerNorm -> linear head. Subclasses write ``forward``: what reaches the blocks and how
-    (``run_blocks`` when each block returns only its output).
+    (``run_blocks`` when each block returns only its output), and the rest of the model contract
+    (:class:`~compare.models.contract.SequenceModel`: ``name``, ``mechanism``, ``max_positions``).
 
     ``block`` makes one block; it is called here, after the embeddings exist, so the layers draw their
     initial weights in the order they always did (embedding, positions, blocks, head).

@@ -121,6 +121,8 @@ class LinearAttentionLM(BlockStackLM):
     nearest the budget at ``mlp_ratio``, then the MLP width is trimmed to land on it. ``mode`` picks the
     form ("chunked": all positions at once, for training; "recurrent": one token at a time);
     ``forward(tokens, mode=...)`` overrides it for one call. No position code (NoPE): any length can be fed.
+    Its heads return no attention maps (there is no T x T matrix to show). The defaults are
+    conf/model/linear_attention.yaml's.
     """
 
     name = "linear_attention"
@@ -134,7 +136,7 @@ class LinearAttentionLM(BlockStackLM):
         d_model: int | None = None,
         d_ff: int | None = None,
         mlp_ratio: float = 4.0,
-        param_budget: int | None = None,
+        param_budget: int | None = 200_000,
         mode: str = "chunked",
         chunk_size: int = 64,
         dropout: float = 0.0,
@@ -164,6 +166,11 @@ class LinearAttentionLM(BlockStackLM):
     def forward(self, tokens: Tensor, mode: str | None = None) -> Tensor:
         """Logits (batch, time, vocab); ``mode`` runs this one call in the other form."""
         return self.run_blocks(self.embed(tokens), check_mode(mode or self.mode, MODES))
+
+    def settings(self) -> dict:
+        """Widths, depth, heads and mode, for the HParams table."""
+        return {"d_model": self.d_model, "d_ff": self.d_ff, "n_heads": self.n_heads, "num_layers": self.num_layers,
+                "mode": self.mode}
 
     def mechanism(self, length: int) -> dict:
         """Sequential steps one forward pass over ``length`` tokens takes, and numbers carried per sequence while reading."""

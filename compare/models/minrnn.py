@@ -159,6 +159,8 @@ class MinRNNLM(BlockStackLM):
     the budget at ``mlp_ratio``, then the MLP width is trimmed to land on it. ``mode`` picks how the
     recurrence runs ("scan": all positions at once, for training; "sequential": one token at a time);
     ``forward(tokens, mode=...)`` overrides it for one call. No position table: any length can be fed.
+    ``cell`` picks the model (its ``name``), so it has no default; the other defaults are
+    conf/model/mingru.yaml's.
     """
 
     max_positions = None
@@ -166,12 +168,12 @@ class MinRNNLM(BlockStackLM):
     def __init__(
         self,
         vocab_size: int,
-        cell: str = "mingru",
+        cell: str,
         num_layers: int = 2,
         hidden_size: int | None = None,
         d_ff: int | None = None,
         mlp_ratio: float = 4.0,
-        param_budget: int | None = None,
+        param_budget: int | None = 200_000,
         mode: str = "scan",
         dropout: float = 0.0,
     ) -> None:
@@ -197,6 +199,10 @@ class MinRNNLM(BlockStackLM):
     def forward(self, tokens: Tensor, mode: str | None = None) -> Tensor:
         """Logits (batch, time, vocab); ``mode`` runs this one call in the other form."""
         return self.run_blocks(self.embed(tokens), check_mode(mode or self.mode, MODES))
+
+    def settings(self) -> dict:
+        """Widths, depth and mode, for the HParams table."""
+        return {"hidden_size": self.hidden_size, "d_ff": self.d_ff, "num_layers": self.num_layers, "mode": self.mode}
 
     def mechanism(self, length: int) -> dict:
         """Sequential steps one forward pass over ``length`` tokens takes, and numbers carried per sequence while reading."""

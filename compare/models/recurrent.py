@@ -5,16 +5,18 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from compare.errors import UserError
+from compare.models.contract import SequenceModel
 from compare.models.sizing import fit_width
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
 
-class RecurrentLM(nn.Module):
+class RecurrentLM(SequenceModel):
     """Token ids (batch, time) -> logits (batch, time, vocab) through a stack of recurrent layers.
 
     Give either ``hidden_size`` or ``param_budget``; with a budget the hidden size is chosen so the
-    trainable parameter count is as close to it as a whole number of units allows.
+    trainable parameter count is as close to it as a whole number of units allows. ``cell`` picks the
+    model (its ``name``), so it has no default; the other defaults are conf/model/lstm.yaml's.
     """
 
     max_positions = None  # a recurrence has no position table: any length can be fed
@@ -22,10 +24,10 @@ class RecurrentLM(nn.Module):
     def __init__(
         self,
         vocab_size: int,
-        cell: str = "lstm",
+        cell: str,
         num_layers: int = 2,
         hidden_size: int | None = None,
-        param_budget: int | None = None,
+        param_budget: int | None = 200_000,
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
@@ -58,6 +60,10 @@ class RecurrentLM(nn.Module):
     def forward(self, tokens: Tensor) -> Tensor:
         out, _ = self.rnn(self.embed(tokens))
         return self.head(out)
+
+    def settings(self) -> dict:
+        """Width and depth, for the HParams table."""
+        return {"hidden_size": self.hidden_size, "num_layers": self.rnn.num_layers}
 
     def mechanism(self, length: int) -> dict:
         """Sequential steps one forward pass over ``length`` tokens takes, and numbers carried per sequence while reading."""

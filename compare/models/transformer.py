@@ -132,9 +132,13 @@ class TransformerLM(BlockStackLM):
     ``window``: causal sliding-window attention. Query i sees keys j with i - window < j <= i, that
     is the last ``window`` tokens including itself (fewer near the start); None sees all of 0..i.
     Across L layers information still travels up to L * (window - 1) positions.
+
+    ``forward(tokens, return_attention=True)`` also returns the attention maps (through the explicit
+    formula, whichever ``attention`` is set). The defaults are conf/model/transformer.yaml's.
     """
 
     name = "transformer"
+    returns_attention = True
 
     def __init__(
         self,
@@ -144,9 +148,9 @@ class TransformerLM(BlockStackLM):
         d_model: int | None = None,
         d_ff: int | None = None,
         mlp_ratio: float = 4.0,
-        param_budget: int | None = None,
+        param_budget: int | None = 200_000,
         pos_encoding: str = "learned",
-        max_positions: int | None = 1024,
+        max_positions: int | None = 512,
         attention: str = "sdpa",
         dropout: float = 0.0,
         window: int | None = None,
@@ -188,6 +192,21 @@ class TransformerLM(BlockStackLM):
         self.hard_alibi_windows = hard_alibi_windows
         self.pattern = AttentionPattern(n_heads, self.window, alibi_slopes(n_heads) if pos == "alibi" else None,
                                         hard_alibi_windows)
+
+    @property
+    def attention_layout(self) -> tuple[int, int]:
+        """(layers, heads) of the maps ``forward(..., return_attention=True)`` returns."""
+        return self.num_layers, self.n_heads
+
+    @property
+    def runs_sdpa(self) -> bool:
+        """Whether forward runs ``F.scaled_dot_product_attention`` (``attention=sdpa``)."""
+        return self.attention == "sdpa"
+
+    def settings(self) -> dict:
+        """Widths, depth, heads, positions, window and attention path, for the HParams table."""
+        return {"d_model": self.d_model, "d_ff": self.d_ff, "n_heads": self.n_heads, "num_layers": self.num_layers,
+                "pos_encoding": self.pos_encoding, "window": self.window, "attention": self.attention}
 
     def mechanism(self, length: int) -> dict:
         """Sequential steps one forward pass over ``length`` tokens takes, and numbers carried per sequence while reading."""

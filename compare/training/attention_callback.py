@@ -7,7 +7,6 @@ attention maps (the recurrent ones).
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 from pathlib import Path
@@ -16,6 +15,7 @@ import lightning as L
 import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 
+from compare.models import SequenceModel
 from compare.reporting.attention_html import attention_payload, render_attention_html
 from compare.runs.atomic import atomic_write_text
 from compare.training.scored import check_choice, scored_model
@@ -23,14 +23,9 @@ from compare.training.scored import check_choice, scored_model
 log = logging.getLogger("compare")
 
 
-def can_return_attention(model: torch.nn.Module) -> bool:
-    """Whether ``model``'s forward takes ``return_attention`` (it may still return no maps)."""
-    return "return_attention" in inspect.signature(model.forward).parameters
-
-
-def attention_maps(model: torch.nn.Module, tokens: torch.Tensor) -> list[torch.Tensor] | None:
+def attention_maps(model: SequenceModel, tokens: torch.Tensor) -> list[torch.Tensor] | None:
     """Per-layer (heads, T, T) attention weights of ``model`` on ``tokens`` (1, T), or None if it has none."""
-    if not can_return_attention(model):
+    if not model.returns_attention:
         return None
     was_training = model.training
     model.eval()
@@ -39,8 +34,6 @@ def attention_maps(model: torch.nn.Module, tokens: torch.Tensor) -> list[torch.T
             _, maps = model(tokens, return_attention=True)
     finally:
         model.train(was_training)
-    if not maps or any(m is None for m in maps):
-        return None
     return [m[0].float().cpu() for m in maps]
 
 
@@ -64,14 +57,12 @@ class AttentionMapCallback(L.Callback):
             log.info("attention explorer: probe of %d tokens cut to the first %d (callbacks.attention.max_tokens)",
                      tokens.shape[1], self.max_tokens)
             tokens, names = tokens[:, : self.max_tokens], names[: self.max_tokens]
-        if not can_return_attention(pl_module.model):
+        if not pl_module.model.returns_attention:
             return  # a recurrent model: no checkpoint to load
         model, which = scored_model(trainer, pl_module, self.checkpoint)
         model = model.to(pl_module.device)
         maps = attention_maps(model, tokens.to(pl_module.device))
-        if maps is None:
-            return
-        model_name = getattr(pl_module.model, "name", type(pl_module.model).__name__)
+        model_name = pl_module.model.name
         meta = {"model": model_name, "task": task.label, "train_length": task.length,
                 "layers": len(maps), "heads": int(maps[0].shape[0]), "step": which["scored_step"]}
         payload = attention_payload(names, [m.tolist() for m in maps], meta)

@@ -33,13 +33,8 @@ def _tensorboards(trainer):
 
 
 def _model_settings(model) -> dict:
-    keep = ("hidden_size", "d_model", "d_ff", "n_heads", "num_layers", "cell", "pos_encoding", "window", "attention", "mode")
-    out = {}
-    for k in keep:
-        v = getattr(model, k, None)
-        if isinstance(v, (int, float, str, bool)):
-            out[f"model.{k}"] = v
-    return out
+    """The model's ``settings()`` as ``model.<key>`` columns; None (a setting left unset) is no HParams value."""
+    return {f"model.{k}": v for k, v in model.settings().items() if isinstance(v, (int, float, str, bool))}
 
 
 class DashboardCallback(L.Callback):
@@ -65,7 +60,7 @@ class DashboardCallback(L.Callback):
             return
         task = trainer.datamodule.task
         model = pl_module.model
-        hparams = {"model": getattr(model, "name", type(model).__name__), "task": task.label,
+        hparams = {"model": model.name, "task": task.label,
                    "train_length": task.length, "params": int(pl_module.num_params), **_model_settings(model),
                    **{k: v for k, v in self.extra.items() if v is not None}}
         val = scored_validation(trainer, pl_module, self.checkpoint)

@@ -138,8 +138,7 @@ def build_parts(cfg: DictConfig, row: dict) -> RunParts:
                             compile=bool(cfg.model.get("compile", False)),
                             check_finite_every_n_steps=cfg.get("check_finite_every_n_steps", 0))
     row.update(model=model.name, params=module.num_params, task_settings=task.describe())
-    if hasattr(model, "mechanism"):  # parallel_over_time, sequential_depth, state_size: the report's mechanism table
-        row.update(model.mechanism(task.length))
+    row.update(model.mechanism(task.length))  # parallel_over_time, sequential_depth, state_size: the mechanism table
     log.info("%s on %s (length %d): %d trainable parameters", model.name, task.name, task.length, module.num_params)
     datamodule = build(cfg.data, task=task, seed=cfg.seed)
     return RunParts(task, model, module, datamodule, build_callbacks(cfg))
