@@ -235,3 +235,13 @@ def test_qa_defaults_are_the_plain_question():
     assert (task.num_distractors, task.overwrite_prob) == (0, 0.0)
     with pytest.raises(UserError, match="task.verbs needs at least 1"):
         QATask(verbs=[])
+
+
+def test_qa_words_have_one_home_and_the_command_line_replaces_them(make_cfg):
+    from compare.config.build import build
+    from compare.tasks.qa import AGENTS, OBJECTS, PLACES, VERBS
+
+    task = build(make_cfg(["task=qa"]).task)  # conf/task/qa.yaml leaves the words to the task
+    assert (task.agents, task.verbs, task.objects, task.places) == tuple(map(list, (AGENTS, VERBS, OBJECTS, PLACES)))
+    task = build(make_cfg(["task=qa", "task.verbs=[drank]", "task.places=[]", "task.place_prob=0"]).task)
+    assert task.verbs == ["drank"] and task.places == [] and task.agents == list(AGENTS)

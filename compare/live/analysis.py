@@ -1,5 +1,7 @@
-"""One input through every model of a task group: answer, probability, influence, attention, and for qa
-the confidence curve as the deciding fact moves back. No web code here: the page (app.py) only draws it.
+"""One input through every model of a task group: answer, probability, influence, attention, and for a task
+that can move its deciding fact back (``Task.supports_distractors``) the confidence curve as it moves. The
+task parses the text and words the answer (``Task.parse_text``, ``Task.format_answer``); no web code here:
+the page (app.py) only draws it.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from torch import Tensor
 
 from compare.errors import UserError, error_message
 from compare.live.influence import attention_maps, gradient_x_input
-from compare.live.inputs import GENERATE, LiveInput, parse_input
 from compare.live.runs import LiveModel, TaskGroup
+from compare.tasks.live_input import GENERATE, LiveInput
 
 log = logging.getLogger("compare")
 
@@ -50,7 +52,7 @@ class Analysis:
 
 @dataclass
 class Curve:
-    """Confidence in the right answer against the fact's distance to the question, per model (qa)."""
+    """Confidence in the right answer against the fact's distance to the question, per model."""
 
     distances: list[int]
     probs: dict[str, list[float | None]]
@@ -104,7 +106,7 @@ def view(model: LiveModel, live: LiveInput, position: int = 1) -> ModelView:
         v.tokens, v.answer, probs = answer(model, live)
         names = model.task.token_names()
         v.names = [names[t] for t in v.tokens]
-        v.answer_text = " ".join(names[t] for t in v.answer)
+        v.answer_text = model.task.format_answer(v.answer)
         v.prob = float(torch.tensor(probs).prod())
         if live.expected is not None:
             v.correct = v.answer == live.expected
@@ -122,7 +124,7 @@ def view(model: LiveModel, live: LiveInput, position: int = 1) -> ModelView:
 
 def analyse(group: TaskGroup, text: str, distractors: int = 0, position: int = 1) -> Analysis:
     """Parse ``text`` once (UserError if it does not parse) and run every model of ``group`` on it."""
-    live = parse_input(group.task, text, distractors)
+    live = group.task.parse_text(text, distractors)
     return Analysis(live, [view(m, live, position) for m in group.models])
 
 
@@ -136,10 +138,11 @@ def right_answer_prob(model: LiveModel, live: LiveInput) -> float | None:
 
 
 def distance_curve(group: TaskGroup, text: str, current: int = 0, most: int = MAX_DISTRACTORS) -> Curve | None:
-    """For qa: each model's confidence in the right answer with 0..``most`` distractors before the question."""
-    if group.task.name != "qa":
+    """Each model's confidence in the right answer with 0..``most`` distractors before the question; None for a
+    task that cannot move its deciding fact back."""
+    if not group.task.supports_distractors:
         return None
-    lives = [parse_input(group.task, text, k) for k in range(most + 1)]
+    lives = [group.task.parse_text(text, k) for k in range(most + 1)]
     first = lives[0]
     if first.fact_span is None:
         return Curve([], {}, current, first.note)

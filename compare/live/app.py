@@ -25,8 +25,8 @@ def controls(page: Page, label: str):
     """The values and visibility of every control for the task group ``label``."""
     s = page.setup(label)
     return (s.models, s.help, s.text,
-            gr.Slider(minimum=0, maximum=MAX_DISTRACTORS, value=0, step=1, visible=s.qa),
-            gr.Slider(minimum=1, maximum=s.max_position, value=1, step=1, visible=s.copy),
+            gr.Slider(minimum=0, maximum=MAX_DISTRACTORS, value=0, step=1, visible=s.distractors),
+            gr.Slider(minimum=1, maximum=s.max_position, value=1, step=1, visible=s.generates),
             gr.Slider(minimum=1, maximum=s.layers, value=1, step=1, visible=s.layers > 1),
             gr.Slider(minimum=1, maximum=s.heads, value=1, step=1, visible=s.heads > 1),
             gr.Checkbox(value=False, visible=s.attention))
@@ -55,9 +55,9 @@ def build_app(lab: Lab) -> gr.Blocks:
             with gr.Column(scale=2):
                 curve = gr.HTML("", elem_id="lab-curve")
         with gr.Row():
-            distract = gr.Slider(0, MAX_DISTRACTORS, value=0, step=1, visible=s.qa, elem_id="lab-distract",
+            distract = gr.Slider(0, MAX_DISTRACTORS, value=0, step=1, visible=s.distractors, elem_id="lab-distract",
                                  label="Move the fact back: distractor sentences before the question")
-            position = gr.Slider(1, s.max_position, value=1, step=1, visible=s.copy, elem_id="lab-position",
+            position = gr.Slider(1, s.max_position, value=1, step=1, visible=s.generates, elem_id="lab-position",
                                  label="Explain copied symbol number")
             layer = gr.Slider(1, s.layers, value=1, step=1, visible=s.layers > 1, label="Attention layer",
                               elem_id="lab-layer")

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from compare.errors import UserError, error_message
 from compare.live import render
 from compare.live.analysis import MAX_DISTRACTORS, analyse, distance_curve
-from compare.live.inputs import example_text, input_help
 from compare.live.runs import Lab, TaskGroup
+from compare.tasks.live_input import GENERATE
 
 log = logging.getLogger("compare")
 #: Analyses kept, so that moving an attention slider redraws without running the models again.
@@ -31,8 +31,9 @@ class Setup:
     models: str
     help: str
     text: str
-    qa: bool
-    copy: bool
+    # The "move the fact back" slider (Task.supports_distractors) and the "explain generated symbol" one.
+    distractors: bool
+    generates: bool
     max_position: int
     layers: int
     heads: int
@@ -58,8 +59,10 @@ class Page:
         attending = [m.model for m in group.models if m.attends]
         lines = "\n".join(f"- {m.summary()}" for m in group.models)
         skipped = "".join(f"\n- not loaded: {name}: {why}" for name, why in self.lab.skipped)
-        return Setup(models=f"**Models on {label}**\n\n{lines}{skipped}", help=input_help(group.task),
-                     text=example_text(group.task), qa=group.task.name == "qa", copy=group.task.name == "copy",
+        task = group.task
+        return Setup(models=f"**Models on {label}**\n\n{lines}{skipped}", help=task.input_help(),
+                     text=task.example_text(), distractors=task.supports_distractors,
+                     generates=task.answer_kind == GENERATE,
                      max_position=max(1, 4 * group.task.length),
                      layers=max((len(getattr(m, "blocks", ())) for m in attending), default=1),
                      heads=max((getattr(m, "n_heads", 1) for m in attending), default=1),
@@ -95,6 +98,9 @@ class Page:
 def intro(lab: Lab) -> str:
     """The page's heading (Markdown)."""
     n = sum(len(g.models) for g in lab.groups)
+    movable = [g.label for g in lab.groups if g.task.supports_distractors]
+    moves = (f" Up to {MAX_DISTRACTORS} distractor sentences can push the deciding fact back "
+             f"({html.escape(', '.join(movable))})." if movable else "")
     return (f"# compare-lab\n\n{n} trained models from `{html.escape(str(lab.root))}`. Pick a task, edit the input: "
             "every model answers on each edit, with what its answer depends on and, for attention models, where "
-            f"the answering token looks. Up to {MAX_DISTRACTORS} distractor sentences can push a qa fact back.")
+            f"the answering token looks.{moves}")

@@ -1,4 +1,4 @@
-"""HTML and SVG for the page: one card per model (answer, influence strip, attention map), and the qa curve.
+"""HTML and SVG for the page: one card per model (answer, influence strip, attention map), and the distance curve.
 
 Plain strings with inline styles, so the page needs no script and no file from anywhere else. Values the
 browser test reads back sit in data- attributes (data-answer, data-prob, data-w).
@@ -11,6 +11,7 @@ import json
 
 from compare.live.analysis import Analysis, Curve, ModelView
 from compare.live.influence import METHOD
+from compare.tasks.live_input import GENERATE
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 ATTENTION_RGB = (8, 48, 107)
@@ -119,18 +120,18 @@ def card(v: ModelView, index: int, analysis: Analysis, layer: int, head: int, me
                 f'<div class="lab-error">{html.escape(v.error)}</div></div>')
     verdict = ""
     if v.correct is not None:
-        expected = " ".join(m.task.token_names()[t] for t in live.expected)
+        expected = m.task.format_answer(live.expected)
         says = "the story says" if live.question_at is not None else "should be"
         verdict = ('<span class="lab-right">✓ right</span>' if v.correct
                    else f'<span class="lab-wrong">✗ {says} {html.escape(expected)}</span>')
-    label = "copy" if live.kind == "generate" else "answer"
-    scope = f" (all {len(v.answer)} symbols)" if live.kind == "generate" else ""
+    label = "copy" if live.kind == GENERATE else "answer"
+    scope = f" (all {len(v.answer)} symbols)" if live.kind == GENERATE else ""
     body = [f'<div class="lab-answer">{label}: <b class="lab-answer-text">{html.escape(v.answer_text)}</b> '
             f'<span class="lab-prob">p = {v.prob:.2f}{scope}</span> {verdict}</div>']
     if v.warning:
         body.append(f'<div class="lab-warn">{html.escape(v.warning)}: the answer may be off</div>')
     explained = html.escape(v.names[v.query]) if v.query < len(v.names) else ""
-    what = (f"symbol {v.query - len(live.tokens) + 2} of the copy" if live.kind == "generate" else "the answer")
+    what = (f"symbol {v.query - len(live.tokens) + 2} of the copy" if live.kind == GENERATE else "the answer")
     body.append(f'<div class="lab-h">What {what} depends on ({METHOD}, read at the outlined token '
                 f"'{explained}')</div>")
     body.append(strip(v, v.influence, "influence", live.question_at, live.fact_span, set(live.inserted)))

@@ -37,6 +37,7 @@ from compare.evaluation import evaluate_set
 from compare.tasks.assoc_recall import power_of_two_bin
 from compare.tasks.babi_format import WordTask, babi_line, parse_babi_lines, words
 from compare.tasks.base import IGNORE, EvalSet, check_positive, stream_seed
+from compare.tasks.live_input import ONE_TOKEN, LiveInput, listing, token_ids, unknown_words
 
 __all__ = ["BabiTask", "load_babi_file", "parse_babi_lines", "read_babi_file", "words"]
 
@@ -318,6 +319,37 @@ class BabiTask(WordTask):
     def _cut_shares(data: dict[str, Tensor], split: str) -> dict[str, float]:
         return {f"{split}_truncated_share": float(data["lost"].float().mean()),
                 f"{split}_support_lost_share": float(data["lost_support"].float().mean())}
+
+    # --- compare-lab: a story as text -----------------------------------------------------------
+    def _story_words(self) -> list[str]:
+        """The words a story may use (no padding, unknown-word or punctuation tokens)."""
+        return [w for w in self.words[2:] if w not in ".?"]
+
+    def parse_words(self, text: str) -> LiveInput:
+        """A bAbI story (sentences, then a question ending in '?'), left-padded to the training length."""
+        story = words(text)
+        if not story:
+            raise UserError("the story is empty: write sentences ending in '.' and a question ending in '?'")
+        known = self._story_words()
+        ids = token_ids(story, self.index,
+                        lambda bad: f"{unknown_words('word', bad)}: this model knows only {listing(known)}")
+        if story[-1] != "?" or "?" in story[:-1]:
+            raise UserError("end the story with one question ending in '?' (and no other '?' before it)")
+        start = max((i for i, w in enumerate(story[:-1]) if w == "."), default=-1) + 1
+        if start == 0:
+            raise UserError("the story is empty: write at least one sentence ending in '.' before the question")
+        pad = max(0, self.length - len(ids))  # training left-pads every question to the training length
+        tokens = [0] * pad + ids
+        return LiveInput(tokens, [self.words[t] for t in tokens], ONE_TOKEN, None, pad + start)
+
+    def format_tokens(self, tokens: list[int]) -> str:
+        """A story one sentence a line, padding left out."""
+        text = " ".join(self.words[t] for t in tokens if t != 0)
+        return re.sub(r" ([.?!,])", r"\1", text).replace(". ", ".\n")
+
+    def input_help(self) -> str:
+        return ("A bAbI story: sentences ending in `.`, then one question ending in `?`. "
+                f"Words the model knows: {listing(self._story_words())}.")
 
     @property
     def label(self) -> str:

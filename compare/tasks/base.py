@@ -10,6 +10,10 @@ tokens that makes, so a model with a bounded context can tell in advance whether
 
 Training lengths: each training batch has one length, drawn uniformly from [min_length, length]
 (``draw_length``); the validation sets cover that range in equal shares (``validation_lengths``).
+
+compare-lab: a task also reads a user's text in its own words (``parse_text`` -> ``LiveInput``) and writes
+tokens back as such text (``format_tokens``, ``format_answer``); the defaults read token names separated by
+spaces and answer with the model's next token, so the lab needs no code of its own for a new task.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import torch
 from torch import Tensor
 
 from compare.errors import UserError
+from compare.tasks.live_input import ONE_TOKEN, LiveInput, listing, token_ids, unknown_words
 
 #: Target value for positions that are not scored (the default ignore_index of cross_entropy).
 IGNORE = -100
@@ -134,6 +139,54 @@ class Task(ABC):
         inputs, _ = self.sample(1, self.length, g)
         names = self.token_names()
         return inputs, [names[i] for i in inputs[0].tolist()]
+
+    # --- compare-lab: the task's input and answer in its own words ------------------------------
+    #: How the lab's models answer: ONE_TOKEN (the next token after the input) or GENERATE (a string written one
+    #: token at a time after it, as copy does); the lab then lets you pick which generated token to explain.
+    answer_kind: str = ONE_TOKEN
+    #: Whether ``parse_text`` can push the deciding fact back with ``distractors`` sentences; the lab then shows
+    #: the "move the fact back" slider and the confidence curve over the fact's distance.
+    supports_distractors: bool = False
+
+    def parse_text(self, text: str, distractors: int = 0) -> LiveInput:
+        """``text`` in this task's own words -> a LiveInput (a one-line UserError when it does not parse).
+
+        ``distractors`` sentences go between the deciding fact and the question; a task that can do that sets
+        ``supports_distractors`` and overrides this method. Any other task overrides ``parse_words``.
+        """
+        if distractors:
+            raise UserError(f"moving the fact back works on qa stories only, not on {self.name}")
+        return self.parse_words(text)
+
+    def parse_words(self, text: str) -> LiveInput:
+        """Token names separated by spaces; the answer is the model's next token."""
+        names = self.token_names()
+        parts = text.split()
+        if not parts:
+            raise UserError(f"the input is empty: type {self.name} tokens separated by spaces")
+        tokens = token_ids(parts, {n: i for i, n in enumerate(names)},
+                           lambda bad: f"{unknown_words('token', bad)}: {self.name} has {listing(names)}")
+        return LiveInput(tokens, parts, self.answer_kind)
+
+    def format_tokens(self, tokens: list[int]) -> str:
+        """Token ids as the text ``parse_text`` reads back (token names separated by spaces)."""
+        names = self.token_names()
+        return " ".join(names[t] for t in tokens)
+
+    def format_answer(self, tokens: list[int]) -> str:
+        """A model's answer (or the rule's) as the lab shows it: token names separated by spaces."""
+        names = self.token_names()
+        return " ".join(names[t] for t in tokens)
+
+    def example_text(self) -> str:
+        """The probe example written as an input (the lab's page starts from it)."""
+        tokens, _ = self.probe()
+        return self.format_tokens(tokens[0].tolist())
+
+    def input_help(self) -> str:
+        """How to write an input for this task, with its vocabulary (Markdown, one paragraph)."""
+        return (f"Token names separated by spaces ({listing(self.token_names())}). "
+                "The answer is each model's next token after the last one.")
 
     @property
     def label(self) -> str:

@@ -13,6 +13,7 @@ from torch import Tensor
 
 from compare.errors import UserError
 from compare.tasks.base import IGNORE, Task
+from compare.tasks.live_input import ONE_TOKEN, LiveInput
 
 SCORED = ("all", "last")
 
@@ -45,6 +46,25 @@ class ParityTask(Task):
 
     def token_names(self) -> list[str]:
         return ["0", "1"]
+
+    # --- compare-lab: a bit string -------------------------------------------------------------------
+    def parse_words(self, text: str) -> LiveInput:
+        """Bits; the answer is the parity of the whole string, read at the last bit."""
+        bits = "".join(text.split())
+        if not bits:
+            raise UserError("no bits: type a string of 0 and 1, e.g. 0110")
+        bad = sorted(set(bits) - {"0", "1"})
+        if bad:
+            raise UserError(f"{', '.join(map(repr, bad))} {'is not a bit' if len(bad) == 1 else 'are not bits'}: "
+                            "parity reads a string of 0 and 1")
+        tokens = [int(b) for b in bits]
+        return LiveInput(tokens, list(bits), ONE_TOKEN, [sum(tokens) % 2])
+
+    def format_tokens(self, tokens: list[int]) -> str:
+        return "".join(self.token_names()[t] for t in tokens)
+
+    def input_help(self) -> str:
+        return "A string of bits (0 and 1; spaces are ignored). The answer: is the count of ones odd (1) or even (0)?"
 
     def describe(self) -> dict:
         return {**super().describe(), "scored": self.scored}

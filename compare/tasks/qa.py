@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import torch
 from torch import Tensor
@@ -35,6 +36,7 @@ from compare.errors import UserError
 from compare.tasks.assoc_recall import power_of_two_bin
 from compare.tasks.babi_format import WordTask, babi_line
 from compare.tasks.base import IGNORE, check_positive, stream_seed
+from compare.tasks.live_input import LiveInput
 
 SPECIALS = ["·", ".", "?", "who", "what", "went"]
 FILL, DOT, QMARK, WHO, WHAT, WENT = range(len(SPECIALS))
@@ -42,6 +44,11 @@ POSITIONS = ("random", "start", "end", "distance")
 QUESTIONS = ("who", "what")
 SENTENCE = 4  # tokens per sentence and per question
 AGENT, VERB, OBJECT = range(3)  # columns of a fact
+#: qa's words, one list per class (the task's defaults; ``task.agents=[...]`` and the like replace them).
+AGENTS = ("mary", "john", "sandra", "daniel", "dog", "cat", "bird", "fox")
+VERBS = ("drank", "ate", "took", "dropped", "found")
+OBJECTS = ("water", "milk", "apple", "bread", "ball", "key", "book", "box")
+PLACES = ("kitchen", "garden", "office", "hallway", "bedroom", "bathroom")
 
 
 @dataclass
@@ -82,18 +89,20 @@ class QATask(WordTask):
     """Stories of exact token length with one deciding fact and a one-word answer (distractors and overwrites opt-in)."""
 
     name = "qa"
+    supports_distractors = True
 
-    def __init__(self, length: int = 32, agents=("mary", "john", "sandra", "daniel", "dog", "cat", "bird", "fox"),
-                 verbs=("drank", "ate", "took", "dropped", "found"),
-                 objects=("water", "milk", "apple", "bread", "ball", "key", "book", "box"),
-                 places=("kitchen", "garden", "office", "hallway", "bedroom", "bathroom"),
+    def __init__(self, length: int = 32, agents: Sequence[str] | None = None, verbs: Sequence[str] | None = None,
+                 objects: Sequence[str] | None = None, places: Sequence[str] | None = None,
                  fact_position: str = "random", fact_distance: int = 0, num_distractors: int = 0,
                  overwrite_prob: float = 0.0, place_prob: float = 1.0, questions=("who", "what"),
                  seed: int = 0, min_length: int | None = None) -> None:
         if length < SENTENCE:
             raise UserError(f"task.length={length} is too short for a qa story: it needs at least {SENTENCE} tokens")
         super().__init__(length, seed, min_length, smallest=SENTENCE)  # at least one sentence
-        self.agents, self.verbs, self.objects, self.places = (list(w) for w in (agents, verbs, objects, places))
+        # None: qa's own words (AGENTS, ...); the yaml leaves them null so they are written down once, here.
+        self.agents, self.verbs, self.objects, self.places = (
+            list(default if w is None else w) for w, default in
+            ((agents, AGENTS), (verbs, VERBS), (objects, OBJECTS), (places, PLACES)))
         self.words = self._check_words()
         if fact_position not in POSITIONS:
             raise UserError(f"task.fact_position={fact_position!r} is not accepted; choose one of {list(POSITIONS)}")
@@ -275,6 +284,23 @@ class QATask(WordTask):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(self.to_babi(inputs, targets, length), encoding="utf-8")
         return path
+
+    # compare-lab: stories as text (compare/tasks/qa_text.py, which imports this module: imported when used).
+    def parse_text(self, text: str, distractors: int = 0) -> LiveInput:
+        """A story in qa's words -> its LiveInput; ``distractors`` non-answering sentences go before the question."""
+        from compare.tasks import qa_text
+
+        return qa_text.parse_text(self, text, distractors)
+
+    def format_tokens(self, tokens: list[int]) -> str:
+        from compare.tasks import qa_text
+
+        return qa_text.format_story(self, tokens)
+
+    def input_help(self) -> str:
+        from compare.tasks import qa_text
+
+        return qa_text.input_help(self)
 
     def describe(self) -> dict:
         return {**super().describe(), "fact_position": self.fact_position, "fact_distance": self.fact_distance,

@@ -29,6 +29,7 @@ from torch import Tensor
 from compare.errors import UserError
 from compare.tasks.assoc_recall import power_of_two_bin
 from compare.tasks.base import IGNORE, EvalSet, Task, check_positive, stream_seed
+from compare.tasks.live_input import ONE_TOKEN, LiveInput
 
 #: Standard-library modules present in every CPython >= 3.10 (paths relative to the stdlib folder).
 STDLIB_FILES = (
@@ -110,6 +111,21 @@ class TextLMTask(Task):
 
     def token_names(self) -> list[str]:
         return [chr(i) if 32 <= i < 127 else f"\\x{i:02x}" for i in range(256)]
+
+    # --- compare-lab: any text, as UTF-8 bytes --------------------------------------------------
+    def parse_words(self, text: str) -> LiveInput:
+        """Text as UTF-8 bytes; the answer is the next byte."""
+        tokens = list(text.encode("utf-8"))
+        if not tokens:
+            raise UserError("the text is empty: type some text for the models to continue")
+        names = self.token_names()
+        return LiveInput(tokens, [names[t] for t in tokens], ONE_TOKEN)
+
+    def format_tokens(self, tokens: list[int]) -> str:
+        return bytes(tokens).decode("utf-8", errors="replace")
+
+    def input_help(self) -> str:
+        return "Any text (read as UTF-8 bytes). The answer is each model's next byte."
 
     def sequence_length(self, length: int) -> int:
         return length

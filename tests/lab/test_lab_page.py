@@ -10,7 +10,6 @@ import pytest
 import torch
 
 from compare.lab import main
-from compare.live.inputs import parse_input
 from compare.live.page import Page
 from compare.live.runs import load_lab
 
@@ -45,7 +44,7 @@ def test_every_model_answers_the_story(page):
     assert message == ""
     found = CARD.findall(cards)
     assert [f[0] for f in found] == ["lstm", "transformer"]
-    live = parse_input(page.lab.groups[0].task, STORY)
+    live = page.lab.groups[0].task.parse_text(STORY)
     for (kind, answer, prob), m in zip(found, page.lab.groups[0].models):
         with torch.no_grad():
             probs = m.model(torch.tensor([live.tokens]))[0, -1].softmax(-1)
