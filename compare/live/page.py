@@ -64,8 +64,8 @@ class Page:
                      text=task.example_text(), distractors=task.supports_distractors,
                      generates=task.answer_kind == GENERATE,
                      max_position=max(1, 4 * group.task.length),
-                     layers=max((len(getattr(m, "blocks", ())) for m in attending), default=1),
-                     heads=max((getattr(m, "n_heads", 1) for m in attending), default=1),
+                     layers=max((m.attention_layout[0] for m in attending), default=1),
+                     heads=max((m.attention_layout[1] for m in attending), default=1),
                      attention=bool(attending))
 
     def _analysis(self, group: TaskGroup, label: str, text: str, distractors: int, position: int):

@@ -18,7 +18,9 @@ from omegaconf import DictConfig, OmegaConf
 from compare.config.build import build, build_model
 from compare.errors import UserError, error_message
 from compare.models import SequenceModel
+from compare.reporting.findings import seed_groups
 from compare.runs.records import RunRecord, load_runs
+from compare.tasks.base import Task
 
 CHECKPOINTS = ("best", "last")
 PREFIX = "model."
@@ -31,14 +33,16 @@ class LiveModel:
     name: str
     path: Path
     model: SequenceModel
-    task: object
+    task: Task
     row: dict
     checkpoint: Path
+    #: The run's configuration as the sweep report names it (``lstm 2 layers``), when it was read with its sweep.
+    label: str | None = None
 
     @property
     def kind(self) -> str:
-        """The model's name (lstm, transformer, ...)."""
-        return str(self.row.get("model") or self.model.name)
+        """The model as the report names the run's configuration (lstm, transformer-rope, gru 2 layers, ...)."""
+        return self.label or str(self.row.get("model") or self.model.name)
 
     @property
     def attends(self) -> bool:
@@ -142,11 +146,15 @@ def load_lab(root: Path, prefer: str = "best", warn=None) -> Lab:
     """Every loadable model under ``root``, grouped by task; a UserError when none can be loaded."""
     root = Path(root)
     records = load_runs(root, warn)
+    # The report's names for the runs' configurations, so two settings of one model are told apart on the page.
+    labels = {id(row): cell.model for cell in seed_groups([r.row for r in records if r.usable]).values()
+              for row in cell.rows}
     keyed: dict[tuple, list[LiveModel]] = {}
     skipped: list[tuple[str, str]] = []
     for record in records:
         try:
             live = load_model(record, prefer)
+            live.label = labels.get(id(record.row))
         except Exception as e:  # one broken run must not keep the others off the page
             skipped.append((record.name, error_message(e)))
             if warn:
