@@ -1,5 +1,10 @@
 """Pins the two Lightning behaviours SequenceModule's per-step speed-ups rely on, so a Lightning release that
-changes them fails here instead of silently undoing the gain (or logging different points)."""
+changes them fails here instead of silently undoing the gain (or logging different points).
+
+Measured gains (scripts/bench_lightning_privates.py, 2026-12-04, torch 2.13 CPU, one thread), as CPU time of a
+training step: logging only on logging steps saves 9% (20k-parameter GRU, length 8) and 4% (200k LSTM, length
+16); the ``_current_fx_name`` fast path saves 53 us a step, 1.3% and 0.4%. The logging rule reads only public
+Trainer attributes; Lightning's private ``LoggerConnector.should_update_logs`` is read here, to check it agrees."""
 
 from __future__ import annotations
 
@@ -79,6 +84,7 @@ def fit_counting(make_cfg, sub: str, monkeypatch, always_log: bool):
 
 
 def test_logging_only_on_logging_steps_writes_the_same_points(make_cfg, monkeypatch):
+    # What the 9% / 4% a step (module docstring) must not cost: a single logged point.
     calls, logged, _, agree = fit_counting(make_cfg, "skip", monkeypatch, always_log=False)
     every_calls, every_logged, _, _ = fit_counting(make_cfg, "all", monkeypatch, always_log=True)
     assert logged == every_logged and logged, "the loggers must receive the same train/loss points either way"
@@ -89,7 +95,8 @@ def test_logging_only_on_logging_steps_writes_the_same_points(make_cfg, monkeypa
 
 def test_lightning_still_writes_the_fx_name_attribute(make_cfg, monkeypatch):
     _, _, writes, _ = fit_counting(make_cfg, "fx", monkeypatch, always_log=False)
-    # About 50 hook calls a step; if Lightning renames the attribute, SequenceModule's fast path does nothing.
+    # 46 writes a step measured; if Lightning renames the attribute, SequenceModule's fast path does nothing
+    # and its 53 us a step (module docstring) are lost.
     assert writes[FX_NAME_ATTRIBUTE] >= 23 * 10, (
         f"Lightning {L.__version__} no longer sets {FX_NAME_ATTRIBUTE!r} per hook call: update "
         f"{module_mod.__name__}.FX_NAME_ATTRIBUTE")
