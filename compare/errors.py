@@ -9,12 +9,16 @@ Console scripts print ``<prog>: error: <message>`` on stderr, exit non-zero, sho
 A Hydra app goes through ``run_hydra_app`` instead, so that Hydra's own errors (an unknown group
 option, a misspelled key, an override that does not parse) come out in the same style.
 Set ``HYDRA_FULL_ERROR=1`` to get the full traceback instead, as with Hydra itself.
+
+``quiet_console`` keeps the libraries' per-process notices off the console, in every process of a run.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
+import warnings
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
@@ -33,6 +37,19 @@ EXIT_FAILURE = 1
 EXIT_INTERRUPTED = 130
 
 TRACEBACK_SWITCH = "HYDRA_FULL_ERROR"
+
+
+def quiet_console() -> None:
+    """Keep this process's console to what the user asked for: no Hydra schema-matching deprecation, no
+    Lightning hardware banner, tips or LeafSpec deprecation. Idempotent; called where a process composes a
+    config (compare-train's ``main``, the ``QuietConsole`` Hydra callback in each job) and where it builds a
+    Trainer (``build_trainer``, so DDP ranks started by compare/training/ddp.py are quiet too)."""
+    # conf/hydra/launcher/*.yaml pin the plugins' settings under the plugins' own names; Hydra warns about that
+    # at every composition. The message starts with a newline, which '.' matches only under (?s).
+    warnings.filterwarnings("ignore", message=r"(?s).*validated against ConfigStore schema", category=UserWarning)
+    warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated")
+    # "GPU available / TPU available", the logger and checkpoint tips, "`Trainer.fit` stopped": rank-zero info.
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
 
 
 def wants_traceback() -> bool:

@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import logging
-import warnings
 from pathlib import Path
 
 import hydra
@@ -20,7 +19,7 @@ from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from compare.config import CONF_DIR
-from compare.errors import RunFailed, error_message, run_hydra_app
+from compare.errors import RunFailed, error_message, quiet_console, run_hydra_app
 from compare.runs.results import RESULTS_FILE
 from compare.training.run import train
 
@@ -49,23 +48,12 @@ def hydra_main(cfg: DictConfig) -> float | None:
     return row["val_seq_acc"]
 
 
-def quiet_console() -> None:
-    """Keep this process's console to what the user asked for: no Hydra schema-matching deprecation, no
-    Lightning hardware banner, tips or LeafSpec deprecation. Applied once per process (``main``, ``QuietConsole``)."""
-    # conf/hydra/launcher/*.yaml pin the plugins' settings under the plugins' own names; Hydra warns about that
-    # at every composition. The message starts with a newline, which '.' matches only under (?s).
-    warnings.filterwarnings("ignore", message=r"(?s).*validated against ConfigStore schema", category=UserWarning)
-    warnings.filterwarnings("ignore", message=".*LeafSpec.*is deprecated")
-    # "GPU available / TPU available", the logger and checkpoint tips, "`Trainer.fit` stopped": rank-zero info.
-    logging.getLogger("lightning.pytorch.utilities.rank_zero").setLevel(logging.WARNING)
-
-
 class QuietConsole(Callback):
     """Hydra callback (conf/hydra/default.yaml) that applies ``quiet_console`` in every job's own process.
 
-    The joblib and submitit launchers pickle Hydra's callbacks into each job (a loky worker, a SLURM job and its
-    DDP ranks) and unpickle them before the job composes its config, which is where Hydra warns. ``__reduce__``
-    rebuilds this callback by calling the class, so its ``__init__`` sets the filters there before that.
+    The joblib and submitit launchers pickle Hydra's callbacks into each job (a loky worker, a SLURM job) and
+    unpickle them before the job composes its config, which is where Hydra warns. ``__reduce__`` rebuilds this
+    callback by calling the class, so its ``__init__`` sets the filters there before that.
     """
 
     def __init__(self) -> None:

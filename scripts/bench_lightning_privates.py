@@ -39,7 +39,7 @@ import torch
 from torch import nn
 
 from compare.config.build import build, build_model
-from compare.train import quiet_console
+from compare.errors import quiet_console
 from compare.training.callbacks import ThroughputCallback
 from compare.training.module import FX_NAME_ATTRIBUTE, SequenceModule
 from compare.training.trainer import build_callbacks, build_trainer

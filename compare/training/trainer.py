@@ -11,7 +11,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from omegaconf import DictConfig
 
 from compare.config.build import build
-from compare.errors import UserError
+from compare.errors import UserError, quiet_console
 from compare.training.checkpoint_io import checkpoint_plugins
 
 
@@ -47,6 +47,7 @@ def build_trainer(cfg: DictConfig, callbacks: list, purge_from: int | None, num_
 
     Checkpoints are written atomically (``checkpoint_plugins``) unless ``trainer.plugins`` names its own.
     """
+    quiet_console()  # every process that trains, DDP ranks included, before Lightning prints its banner
     show_bar, bar = progress_bar_callbacks(cfg.progress_bar)
     extra = {} if cfg.trainer.get("plugins") else {"plugins": checkpoint_plugins()}
     trainer = build(cfg.trainer, callbacks=callbacks + bar, logger=build_loggers(cfg, purge_from),
