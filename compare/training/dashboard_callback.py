@@ -87,7 +87,7 @@ class DashboardCallback(L.Callback):
         _, start, end = hparams_summary(hparams, metrics)
         for logger in _tensorboards(trainer):
             logger.log_metrics(metrics, step=trainer.global_step)
-            writer = logger.experiment._get_file_writer()
+            writer = logger.experiment.file_writer
             writer.add_summary(start, trainer.global_step)
             writer.add_summary(end, trainer.global_step)
             logger.experiment.flush()
