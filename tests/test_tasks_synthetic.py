@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import torch
@@ -203,6 +204,49 @@ def test_assoc_recall_answers_are_the_bound_values(pairs, queries, max_gap):
     assert task.supports(32) and not task.supports(33)
     with pytest.raises(UserError):
         task.sample(2, 33, torch.Generator())
+
+
+@pytest.mark.parametrize("pairs,vocab,seq_len", [(1, 8, 16), (4, 512, 64), (8, 4096, 128), (16, 64, 32)])
+def test_mqar_asks_every_key_once_after_the_pairs_as_zoology_does(pairs, vocab, seq_len):
+    task = AssocRecallTask(length=pairs, num_queries=None, num_keys=vocab, num_values=vocab, placement="power_law",
+                           seq_len=seq_len)
+    x, y = check_common(task, pairs)
+    assert x.shape[1] == max(seq_len, 4 * pairs) and task.label == "mqar"
+    assert x.max() < task.noise  # Zoology's form fills with random vocabulary tokens, never the noise token
+    for row, target in zip(x.tolist(), y.tolist()):
+        keys, values = row[0:2 * pairs:2], row[1:2 * pairs:2]
+        assert len(set(keys)) == pairs and len(set(values)) == pairs
+        assert all(k < vocab for k in keys) and all(vocab <= v < 2 * vocab for v in values)
+        table = dict(zip(keys, values))
+        asked = [i for i, t in enumerate(target) if t != IGNORE]
+        # Every key once, each at the start of its own 2-token slot after the pairs, scored with its value.
+        assert sorted(row[i] for i in asked) == sorted(keys)
+        assert all(i >= 2 * pairs and (i - 2 * pairs) % 2 == 0 for i in asked)
+        assert all(table[row[i]] == target[i] for i in asked)
+
+
+def test_mqar_queries_fall_off_with_distance_as_a_power_law():
+    def slot_counts(power_a):
+        task = AssocRecallTask(length=2, num_queries=None, num_keys=64, num_values=64, placement="power_law",
+                               seq_len=84, power_a=power_a)  # 40 slots after the pairs
+        _, y = batch(task, 2, size=4000)
+        slots = ((y != IGNORE).nonzero()[:, 1] - 4) // 2
+        return torch.bincount(slots, minlength=40).double()
+
+    zoology, uniform = slot_counts(0.01), slot_counts(1.0)
+    # p(s) ~ s^-0.99 for slots s = 1..40, two draws without replacement: the first slot about 10x the 10th.
+    assert zoology[0] > 6 * zoology[9] > 0 and zoology[:4].sum() > zoology[20:].sum()
+    assert uniform.max() < 1.5 * uniform.min()  # power_a = 1: every slot alike
+
+
+@pytest.mark.parametrize("kwargs,word", [({"placement": "random"}, "task.placement='random'"),
+                                         ({"placement": "power_law", "num_queries": 4}, "task.num_queries=4"),
+                                         ({"placement": "power_law", "num_queries": None, "num_values": 2},
+                                          "task.num_values >= 4"),
+                                         ({"power_a": 0.0}, "task.power_a=0.0")])
+def test_mqar_bad_settings_name_the_key(kwargs, word):
+    with pytest.raises(UserError, match=re.escape(word)):
+        AssocRecallTask(length=4, **kwargs)
 
 
 @pytest.mark.parametrize("length", [1, 5, 64])

@@ -37,6 +37,7 @@ TASKS = {
     "selective_copy": ["task.length=8", "task.num_marked=2"],
     "copy_memory": ["task.length=5", "task.num_symbols=3"],
     "assoc_recall": ["task.length=4", "task.max_gap=2"],
+    "mqar": ["task.length=4", "task.min_length=1", "task.num_keys=16", "task.num_values=16"],
     "parity": ["task.length=8"],
     "text_lm": ["task.length=32"],
 }
