@@ -108,17 +108,19 @@ def mechanism_blocks(cells: dict, device: str) -> list[tuple]:
     if not table:
         return []
     return [("h2", "Mechanism and result, per model"),
-            ("table", ["task", "train length T", "model", "parallel over time", "sequential depth at T",
+            ("table", ["task", "train length T", "model", "parallel over time", "sequential depth",
                        "state size", "seeds", "accuracy at T", "best seed at T", "accuracy beyond T", "tokens/s"],
              table),
             ("p", "Parallel over time: whether a layer computes all T positions at once in training (attention, "
                   "linear attention, parallel scans) or one after another (LSTM, GRU, RNN cells). Sequential depth "
-                  "at T: the steps one forward pass over T tokens must take one after another: T × layers for an "
-                  "LSTM, GRU or RNN, ⌈log2 T⌉ × layers for a parallel scan (minGRU, minLSTM), layers for "
-                  "attention. State size: the numbers carried per sequence while reading: h and c per layer for "
+                  "and state size are those of one input at training length T, which is N tokens long (N = 2T "
+                  "for copy, the task's seq_len for mqar): sequential depth is the steps its forward pass must take "
+                  "one after another: N × layers for an LSTM, GRU or RNN, ⌈log2 N⌉ × layers for a parallel scan "
+                  "(minGRU, minLSTM), layers for attention. State size: the numbers carried per sequence while "
+                  "reading: h and c per layer for "
                   "an LSTM, h per layer for the other recurrences, a d_head × d_head matrix and a normaliser per "
                   "head and layer for linear attention, and for a transformer its key-value cache, 2 × d_model per "
-                  "layer for every visible token, which grows with T (or stops at the window). n/a: the run's "
+                  "layer for every visible token, which grows with N (or stops at the window). n/a: the run's "
                   "results predate these fields. Accuracy at T: exact-sequence accuracy at the training length "
                   "(validation set; the evaluation set at T where a learning rate was chosen on validation, or where "
                   "the run trained on a range of lengths, whose validation set spans the range); "

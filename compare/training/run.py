@@ -138,7 +138,10 @@ def build_parts(cfg: DictConfig, row: dict) -> RunParts:
                             compile=bool(cfg.model.get("compile", False)),
                             check_finite_every_n_steps=cfg.get("check_finite_every_n_steps", 0))
     row.update(model=model.name, params=module.num_params, task_settings=task.describe())
-    row.update(model.mechanism(task.length))  # parallel_over_time, sequential_depth, state_size: the mechanism table
+    # The mechanism table's sequential depth and state size are those of one training input: its tokens, not
+    # the task's length knob (copy of T symbols reads 2T tokens, mqar seq_len tokens for any pair count).
+    tokens = task.sequence_length(task.length)
+    row.update(model.mechanism(tokens), train_sequence_tokens=tokens)
     log.info("%s on %s (length %d): %d trainable parameters", model.name, task.name, task.length, module.num_params)
     datamodule = build(cfg.data, task=task, seed=cfg.seed)
     return RunParts(task, model, module, datamodule, build_callbacks(cfg))

@@ -9,7 +9,7 @@ from compare.reporting.blocks import mechanism_blocks
 from compare.reporting.findings import cells_of, model_label
 from compare.runs.results import read_results
 
-HEADERS = "| task | train length T | model | parallel over time | sequential depth at T | state size | seeds |"
+HEADERS = "| task | train length T | model | parallel over time | sequential depth | state size | seeds |"
 
 
 def test_report_opens_with_the_mechanism_table(two_seed_sweep: Path):
@@ -22,7 +22,9 @@ def test_report_opens_with_the_mechanism_table(two_seed_sweep: Path):
         layers = row["config"]["model"]["num_layers"]
         # build_parts wrote the model's own account of itself into the row.
         assert row["parallel_over_time"] is (parallel == "yes")
-        assert row["sequential_depth"] == (4 * layers if parallel == "no" else layers)
+        # Of one training input: copy of 4 symbols reads 2 x 4 tokens, one after another in an LSTM.
+        assert row["train_sequence_tokens"] == 8
+        assert row["sequential_depth"] == (8 * layers if parallel == "no" else layers)
         line = next(s for s in md.splitlines() if s.startswith(f"| copy | 4 | {row['model']} |"))
         cells = [c.strip() for c in line.strip("|").split("|")]
         assert cells[3:7] == [parallel, f"{row['sequential_depth']:,}", f"{row['state_size']:,}", "2"]
@@ -30,7 +32,7 @@ def test_report_opens_with_the_mechanism_table(two_seed_sweep: Path):
         assert all(c.count("(") == 1 for c in (cells[7], cells[9], cells[10])), cells
         assert float(cells[8]) == max(float(v) for v in cells[7].split("(")[1].rstrip(")").split(", ")) \
             if "seeds)" not in cells[7] else float(cells[8]) == float(cells[7].split()[0])
-    assert "⌈log2 T⌉ × layers for a parallel scan" in md and "numbers carried per sequence while reading" in md
+    assert "⌈log2 N⌉ × layers for a parallel scan" in md and "numbers carried per sequence while reading" in md
 
 
 def test_rows_without_mechanism_fields_show_n_a():
