@@ -10,6 +10,7 @@ from pathlib import Path
 
 from compare.reporting.findings import (Cell, accuracy_sentences, by_axis, cells_of, cost_sentence, fmt_lr,
                                         lr_sentences, numeric_axes, run_summary_sentence, slice_sentences)
+from compare.reporting.frontier import frontier_blocks
 from compare.reporting.published import babi_published_blocks
 from compare.reporting.results_csv import device_of
 from compare.runs.records import RunRecord, unfinished_summary
@@ -181,6 +182,7 @@ def task_blocks(task: str, by_model: dict[str, dict[int, Cell]], made: dict[str,
                         "cannot take that length. Mean over seeds, each seed's value in brackets (2–4 seeds) or ± the "
                         "95% t half-width (5 or more)."))
     blocks += axis_blocks(task, by_model)
+    blocks += frontier_blocks(task, by_model)
     metric_names = sorted({k for _, _, c in cells for k in c.task_metrics()})
     if metric_names:
         blocks.append(("h3", f"Task-specific metrics ({task})"))

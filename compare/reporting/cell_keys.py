@@ -24,8 +24,9 @@ SET_ASIDE: dict[str, str] = {
     "preemption": "how a run stops on a cluster's signal and continues from its checkpoint",
     "check_finite_every_n_steps": "how often a NaN loss is looked for; a diverged run is never pooled",
     "logger": "where and how curves are logged",
-    "plan": "why_attention's table of lengths and steps: what it sets is compared in task.* and trainer.*",
-    "rung": "why_attention's training-length choice: compared as task.length",
+    "plan": "a preset's table of settings (why_attention, recall_frontier): what it sets is compared in task.* "
+            "and trainer.*",
+    "rung": "a preset's choice of a row of its plan: compared as the task.* and trainer.* settings it picks",
     "trainer.default_root_dir": "where Lightning writes",
     "trainer.enable_model_summary": "console output only",
     "trainer.enable_progress_bar": "console output only",

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from compare.reporting import figures
 from compare.reporting.findings import Cell, by_axis, cells_of, numeric_axes
+from compare.reporting.frontier import ZOOLOGY_FIG2, frontier_lines, query_accuracy
 from compare.runs.atomic import atomic_write_bytes
 from compare.runs.records import RunRecord
 
@@ -85,6 +86,18 @@ def task_figures(out: FigureSet, task: str, by_model: dict[str, dict[int, Cell]]
                  f"{task}: exact-sequence accuracy at the training length against {axis}, a setting that differs "
                  f"between the runs of this sweep; one line per configuration otherwise equal (its label without "
                  f"{axis}), one panel per training length. " + ERROR_BARS)
+    if lines := frontier_lines(by_model):
+        panels = {f"{task}: trained at length {L}":
+                  {model: [(state, query_accuracy(c).mean, *_ends(query_accuracy(c))) for state, c in pts]
+                   for model, pts in by_line.items()}
+                  for L, by_line in lines.items()}
+        out.save(f"accuracy_vs_state_size_{task}.png",
+                 figures.metric_vs_train_length(panels, "accuracy per query", f"{task}: recall against state size",
+                                                ylim=(-0.05, 1.05), xlabel="state size (numbers carried per sequence)"),
+                 f"{task}: accuracy per query at the training length against the state size each model carries "
+                 "while reading one training input (log scale), one line per model over the sizes swept, one panel "
+                 "per training length (for mqar: the number of key-value pairs); Zoology's recall-memory frontier. "
+                 f"Zoology's own figure (beside it in the table below): {ZOOLOGY_FIG2}. " + ERROR_BARS)
     val: dict = {}
     label_of = {id(r): c.model for ms in by_model.values() for c in ms.values() for r in c.rows}
     for r in records:

@@ -75,8 +75,11 @@ def _panels(n: int, width: float = 4.2, height: float = 3.3, max_cols: int = 4):
 
 
 def _log2_lengths(ax, lengths) -> None:
-    ax.set_xscale("log", base=2)
     ticks = sorted(set(lengths))
+    if len(ticks) > 8:  # e.g. the state sizes of many models: a label per value would overlap, decades read well
+        ax.set_xscale("log")
+        return
+    ax.set_xscale("log", base=2)
     ax.set_xticks(ticks)
     ax.set_xticklabels([str(t) for t in ticks])
     ax.minorticks_off()

@@ -142,7 +142,7 @@ def build_parts(cfg: DictConfig, row: dict) -> RunParts:
     # the task's length knob (copy of T symbols reads 2T tokens, mqar seq_len tokens for any pair count).
     tokens = task.sequence_length(task.length)
     row.update(model.mechanism(tokens), train_sequence_tokens=tokens)
-    log.info("%s on %s (length %d): %d trainable parameters", model.name, task.name, task.length, module.num_params)
+    log.info("%s on %s (length %d): %d trainable parameters", model.name, task.label, task.length, module.num_params)
     datamodule = build(cfg.data, task=task, seed=cfg.seed)
     return RunParts(task, model, module, datamodule, build_callbacks(cfg))
 
