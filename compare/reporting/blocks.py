@@ -11,6 +11,7 @@ from pathlib import Path
 from compare.reporting.findings import (Cell, accuracy_sentences, by_axis, cells_of, cost_sentence, fmt_lr,
                                         lr_sentences, numeric_axes, run_summary_sentence, slice_sentences)
 from compare.reporting.frontier import frontier_blocks
+from compare.reporting.headline import headline_blocks
 from compare.reporting.published import babi_published_blocks
 from compare.reporting.results_csv import device_of
 from compare.runs.records import RunRecord, unfinished_summary
@@ -39,6 +40,7 @@ def report_blocks(records: list[RunRecord], root: Path, out: Path, made: dict[st
                                  + run_summary_sentence([r.status for r in records]))]
     if unfinished := unfinished_summary(records):
         blocks.append(("p", unfinished + "."))
+    blocks += headline_blocks(cells, device, solved)
     blocks += findings_blocks(cells, rows, device, solved)
     blocks += babi_published_blocks(rows)
     for task in sorted(cells):
@@ -67,8 +69,9 @@ def findings_blocks(cells: dict, rows: list[dict], device: str, solved: float) -
                          "earlier jobs.")
     blocks = mechanism_blocks(cells, device)
     blocks += [("h2", "What the results show"), ("p", STATISTICS)]
-    blocks.append(("list", sentences) if sentences
-                  else ("p", "No run has finished yet, so there is nothing to compare."))
+    # Folded in report.html under one line, so the page opens with "In short" and the mechanism table.
+    blocks.append(("list", sentences, f"Every finding, each with the numbers it rests on ({len(sentences)})")
+                  if sentences else ("p", "No run has finished yet, so there is nothing to compare."))
     return blocks + lr_search_blocks(cells)
 
 

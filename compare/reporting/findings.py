@@ -309,20 +309,36 @@ def _ranked(pairs):
     return sorted(pairs, key=lambda p: (-(p[1] if p[1] is not None else -1.0), p[0]))
 
 
+#: What ``verdict`` can say of two intervals: the higher one beats the other, they overlap, one side has a single
+#: seed (no interval), or one side has no value.
+BEATS, OVERLAP, ONE_SEED, NO_VALUE = "beats", "overlap", "one seed", "no value"
+
+
+def verdict(ia: Interval, ib: Interval) -> str:
+    """The report's rule for two intervals: BEATS only when both have 2+ seeds and their 95% intervals do not
+    overlap; OVERLAP when they do; ONE_SEED when either has one seed; NO_VALUE when either has no mean."""
+    if ia.mean is None or ib.mean is None:
+        return NO_VALUE
+    if ia.n < 2 or ib.n < 2:
+        return ONE_SEED
+    return OVERLAP if ia.overlaps(ib) else BEATS
+
+
 def compare_pair(a: str, ia: Interval, b: str, ib: Interval) -> str:
     """'a beats b' only when their 95% intervals do not overlap, 'no clear difference' when they do; with one
     seed on either side the sentence says the comparison rests on one seed."""
-    if ia.mean is None or ib.mean is None:
+    said = verdict(ia, ib)
+    if said == NO_VALUE:
         return f"{a} vs {b}: no accuracy to compare"
     if ib.mean > ia.mean:
         a, ia, b, ib = b, ib, a, ia
     nums = f"{ia.text()} vs {ib.text()}"
-    if ia.n >= 2 and ib.n >= 2:
+    if said != ONE_SEED:
         nums = f"{ia.text()}, 95% interval {ia.range_text()}, vs {ib.text()}, {ib.range_text()}"
-    if ia.n < 2 or ib.n < 2:
+    if said == ONE_SEED:
         lead = f"{a} and {b} level" if ia.mean == ib.mean else f"{a} ahead of {b}"
         return f"{lead} ({nums}), but this rests on one seed, so there is no interval to judge it by"
-    if ia.overlaps(ib):
+    if said == OVERLAP:
         return f"no clear difference between {a} and {b} ({nums}: the 95% intervals overlap)"
     return f"{a} beats {b} ({nums}: the 95% intervals do not overlap)"
 

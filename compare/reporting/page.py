@@ -1,7 +1,8 @@
 """The report as a list of blocks, rendered twice: report.md (figures linked) and a self-contained report.html.
 
-Blocks: ("h1"|"h2"|"h3", text), ("p", text), ("list", [text]), ("links", [(text, relative href)]), ("table", headers, rows),
-("figure", file name under figures/, caption). The HTML embeds every figure as base64 PNG and
+Blocks: ("h1"|"h2"|"h3", text), ("p", text), ("list", [text]) or ("list", [text], summary) (folded under
+``summary`` in the HTML, a <details> element; the markdown lists it in full), ("links", [(text, relative href)]),
+("table", headers, rows), ("figure", file name under figures/, caption). The HTML embeds every figure as base64 PNG and
 loads nothing from the network.
 """
 
@@ -50,7 +51,10 @@ def to_html(blocks: list[tuple], figures_dir: Path, title: str) -> str:
         elif kind == "p":
             body.append(f"<p>{html.escape(block[1])}</p>")
         elif kind == "list":
-            body.append("<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in block[1]) + "</ul>")
+            items = "<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in block[1]) + "</ul>"
+            if len(block) > 2:
+                items = f"<details><summary>{html.escape(block[2])}</summary>{items}</details>"
+            body.append(items)
         elif kind == "links":
             body.append("<ul>" + "".join(f'<li><a href="{html.escape(href)}">{html.escape(text)}</a></li>'
                                          for text, href in block[1]) + "</ul>")
@@ -80,6 +84,7 @@ PAGE = """<!doctype html>
   th { background: #f3f5f8; }
   figure { margin: 1rem 0; } figure img { max-width: 100%; border: 1px solid #eee; }
   figcaption { font-size: .85rem; color: #555; }
+  details > summary { cursor: pointer; color: #0550ae; margin: .5rem 0; }
 </style>
 </head>
 <body>

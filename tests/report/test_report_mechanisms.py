@@ -15,7 +15,7 @@ HEADERS = "| task | train length T | model | parallel over time | sequential dep
 def test_report_opens_with_the_mechanism_table(two_seed_sweep: Path):
     md = (two_seed_sweep / "report" / "report.md").read_text()
     sections = [line for line in md.splitlines() if line.startswith("## ")]
-    assert sections[:2] == ["## Mechanism and result, per model", "## What the results show"]
+    assert sections[:3] == ["## In short", "## Mechanism and result, per model", "## What the results show"]
     assert md.index("4 runs: 4 finished.") < md.index(HEADERS)
     for job, parallel in (("0_copy_lstm_L4", "no"), ("2_copy_transformer_L4", "yes")):
         row = read_results(two_seed_sweep / job / "results.json")
