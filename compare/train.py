@@ -16,9 +16,10 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from compare.config import CONF_DIR
+from compare.config.presets import presets_help
 from compare.errors import RunFailed, error_message, quiet_console, run_hydra_app
 from compare.runs.results import RESULTS_FILE
 from compare.training.run import train
@@ -26,6 +27,8 @@ from compare.training.run import train
 __all__ = ["CONF_DIR", "QuietConsole", "main", "quiet_console", "train"]
 
 log = logging.getLogger("compare")
+# The preset list in `compare-train --help` (conf/hydra/help/compare.yaml), read from conf/experiment/ when shown.
+OmegaConf.register_new_resolver("compare_presets", lambda: presets_help(), replace=True)
 
 
 #: The error of a single (non-sweep) run, handed from the job to ``main`` so it is reported once, in our style.
