@@ -17,7 +17,8 @@ from compare.errors import UserError
 from compare.runs.results import RESULTS_FILE, read_results
 
 #: Folders that are parts of a run or of a report, never runs themselves.
-NOT_RUNS = {"report", "tb", "checkpoints", ".hydra", "lightning_logs", "__pycache__"}
+NOT_RUNS = {"report", "tb", "csv", "mlruns", "wandb", "timeline", "checkpoints", ".hydra", "lightning_logs",
+            "__pycache__"}
 #: How deep below the given folder runs are looked for (sweep/job is 1; outputs/task/run is 2).
 MAX_DEPTH = 3
 NO_RESULTS_YET = "no results.json yet (still running, or killed before it ended)"
@@ -85,7 +86,9 @@ def load_run(path: Path, root: Path, warn=None) -> RunRecord:
             warn(str(e))
         return RunRecord(name, path, "unreadable", problem=str(e))
     record = RunRecord(name, path, row.get("status", "unreadable"), row=row, problem=row.get("error"))
-    record.val_curve = read_scalar_series(path / "tb", "val/seq_acc", warn)
+    # TensorBoard's events, else the CSV logger's table (a run logged with logger=csv alone has no events).
+    record.val_curve = (read_scalar_series(path / "tb", "val/seq_acc", warn)
+                        or read_csv_series(path / "csv" / "metrics.csv", "val/seq_acc", warn))
     return record
 
 
@@ -135,4 +138,21 @@ def read_scalar_series(logdir: Path, tag: str, warn=None) -> list[tuple[int, flo
     except Exception as e:  # a truncated event file must not sink the report
         if warn:
             warn(f"{logdir}: could not read TensorBoard events ({type(e).__name__}: {e})")
+        return []
+
+
+def read_csv_series(table: Path, column: str, warn=None) -> list[tuple[int, float]]:
+    """(step, value) pairs of ``column`` from a CSVLogger metrics.csv ([] if there is none). Lightning writes one
+    row per logging call, so a metric's rows are those where its cell is filled."""
+    if not table.is_file():
+        return []
+    import csv
+
+    try:
+        with table.open(newline="") as f:
+            return [(int(float(r["step"])), float(r[column])) for r in csv.DictReader(f)
+                    if r.get(column) not in (None, "") and r.get("step") not in (None, "")]
+    except (OSError, ValueError, KeyError, csv.Error) as e:  # a half-written table must not sink the report
+        if warn:
+            warn(f"{table}: could not read the metrics table ({type(e).__name__}: {e})")
         return []

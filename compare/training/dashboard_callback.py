@@ -1,4 +1,5 @@
-"""What TensorBoard's dashboards need from one run: the HParams row and task-qualified scalars.
+"""What TensorBoard's dashboards need from one run: the HParams row and task-qualified scalars (and the final/
+metrics, which every configured logger gets).
 
 HParams: at the end of fit, the run's settings (model, task, length, params, plus any ``extra`` from
 config) against its final metrics, so runs of a sweep can be sorted and filtered in the HParams tab.
@@ -56,7 +57,9 @@ class DashboardCallback(L.Callback):
                     logger.experiment.add_scalar(task_tag(task, f"val_{what}"), float(value), trainer.global_step)
 
     def on_fit_end(self, trainer, pl_module) -> None:
-        if not trainer.is_global_zero or not _tensorboards(trainer):
+        # The final/ metrics go to every logger (MLflow's and W&B's run tables show them); the HParams session
+        # and the by_task/ curves are TensorBoard's.
+        if not trainer.is_global_zero or not trainer.loggers:
             return
         task = trainer.datamodule.task
         model = pl_module.model
@@ -84,9 +87,10 @@ class DashboardCallback(L.Callback):
         # Only the session summaries, not the experiment one: with none, TensorBoard builds the HParams
         # table from the union of all runs' sessions (an LSTM's hidden_size and a transformer's d_model both
         # show), where one experiment summary per run would let the first run found decide the columns.
+        for logger in trainer.loggers:
+            logger.log_metrics(metrics, step=trainer.global_step)
         _, start, end = hparams_summary(hparams, metrics)
         for logger in _tensorboards(trainer):
-            logger.log_metrics(metrics, step=trainer.global_step)
             writer = logger.experiment.file_writer
             writer.add_summary(start, trainer.global_step)
             writer.add_summary(end, trainer.global_step)

@@ -8,7 +8,7 @@ import lightning as L
 from hydra.utils import get_object
 from lightning.pytorch.callbacks import RichProgressBar
 from lightning.pytorch.loggers import TensorBoardLogger
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from compare.config.build import build
 from compare.errors import UserError, quiet_console
@@ -43,7 +43,9 @@ def build_loggers(cfg: DictConfig, purge_from: int | None) -> list | bool:
 
 
 def build_trainer(cfg: DictConfig, callbacks: list, purge_from: int | None, num_params: int) -> L.Trainer:
-    """``cfg.trainer`` with the run's callbacks, loggers and progress bar; the parameter count goes to every logger.
+    """``cfg.trainer`` with the run's callbacks, loggers and progress bar; the parameter count goes to every logger,
+    and to every logger but TensorBoard the run's whole resolved config (their run pages list it as the run's
+    parameters; TensorBoard's HParams row is the dashboard callback's, settings against final metrics).
 
     Checkpoints are written atomically (``checkpoint_plugins``) unless ``trainer.plugins`` names its own.
     """
@@ -53,5 +55,8 @@ def build_trainer(cfg: DictConfig, callbacks: list, purge_from: int | None, num_
     trainer = build(cfg.trainer, callbacks=callbacks + bar, logger=build_loggers(cfg, purge_from),
                     enable_progress_bar=show_bar, **extra)
     for lg in trainer.loggers:
-        lg.log_hyperparams({"params": num_params})
+        settings = {"params": num_params}
+        if not isinstance(lg, TensorBoardLogger):
+            settings = {**OmegaConf.to_container(cfg, resolve=True), **settings}
+        lg.log_hyperparams(settings)
     return trainer
