@@ -40,6 +40,32 @@ class ModelView:
     query: int = 0
     influence: list[float] = field(default_factory=list)
     attention: list[Tensor] | None = None
+    # What the model keeps while reading (SequenceModel.trace): {series name: one value per token}.
+    trace: dict[str, list[float]] = field(default_factory=dict)
+    # Text models (Task.samples_text): the next token's most likely values after the input, and a sampled text.
+    next_tokens: list[tuple[str, float]] = field(default_factory=list)
+    sample: str | None = None
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """How a text model's next token is drawn: logits / temperature, then only the ``top_k`` most likely (0: all)."""
+
+    temperature: float = 1.0
+    top_k: int = 0
+    length: int = 60
+    seed: int = 0
+
+    def distribution(self, logits: Tensor) -> Tensor:
+        """The next-token probabilities after temperature and top-k."""
+        if self.temperature <= 0:
+            raise UserError(f"temperature {self.temperature} is not accepted: it must be > 0")
+        probs = (logits.float() / self.temperature).softmax(-1)
+        if 0 < self.top_k < probs.numel():
+            kept = probs.topk(self.top_k)
+            probs = torch.zeros_like(probs).scatter(-1, kept.indices, kept.values)
+            probs = probs / probs.sum()
+        return probs
 
 
 @dataclass
@@ -95,8 +121,33 @@ def answer(model: LiveModel, live: LiveInput) -> tuple[list[int], list[int], lis
     return seq[:-1], out, ps  # the last symbol is never read back, as in training
 
 
-def view(model: LiveModel, live: LiveInput, position: int = 1) -> ModelView:
-    """One model on one input; ``position`` picks which generated symbol to explain (copy, from 1)."""
+#: The next-token distribution shows this many of the most likely tokens.
+SHOWN_NEXT = 10
+
+
+@torch.no_grad()
+def sample_text(model: LiveModel, tokens: list[int], sampling: Sampling) -> tuple[list[tuple[str, float]], list[int]]:
+    """(the SHOWN_NEXT most likely next tokens with their probability, a continuation of ``sampling.length``
+    tokens drawn from the model with ``sampling.seed``), stopping early at the end of a position table."""
+    net, names = model.model, model.task.token_names()
+    first = sampling.distribution(net(torch.tensor([tokens]))[0, -1])
+    top = first.topk(min(SHOWN_NEXT, int((first > 0).sum())))
+    shown = [(names[i], float(p)) for p, i in zip(top.values.tolist(), top.indices.tolist())]
+    generator = torch.Generator().manual_seed(sampling.seed)
+    seq, out = list(tokens), []
+    for step in range(sampling.length):
+        if model.max_tokens is not None and len(seq) >= model.max_tokens:
+            break
+        probs = first if step == 0 else sampling.distribution(net(torch.tensor([seq]))[0, -1])
+        nxt = int(torch.multinomial(probs, 1, generator=generator))
+        out.append(nxt)
+        seq.append(nxt)
+    return shown, out
+
+
+def view(model: LiveModel, live: LiveInput, position: int = 1, sampling: Sampling | None = None) -> ModelView:
+    """One model on one input; ``position`` picks which generated symbol to explain (copy, from 1); ``sampling``
+    draws a text model's continuation."""
     v = ModelView(model)
     try:
         n = len(live.tokens) + (len(live.tokens) - 2 if live.kind == GENERATE else 0)
@@ -114,6 +165,10 @@ def view(model: LiveModel, live: LiveInput, position: int = 1) -> ModelView:
         v.query = (len(live.tokens) - 1 + k) if live.kind == GENERATE else len(v.tokens) - 1
         v.influence = gradient_x_input(model.model, v.tokens, v.query, v.answer[k]).tolist()
         v.attention = attention_maps(model.model, v.tokens)
+        v.trace = keeps(model, v.tokens)
+        if sampling is not None and model.task.samples_text:
+            v.next_tokens, drawn = sample_text(model, v.tokens, sampling)
+            v.sample = model.task.format_tokens(drawn)
     except UserError as e:
         v.error = str(e)
     except Exception as e:  # a model that breaks on an input must not take the page down
@@ -122,10 +177,21 @@ def view(model: LiveModel, live: LiveInput, position: int = 1) -> ModelView:
     return v
 
 
-def analyse(group: TaskGroup, text: str, distractors: int = 0, position: int = 1) -> Analysis:
+def keeps(model: LiveModel, tokens: list[int]) -> dict[str, list[float]]:
+    """The model's own account of what it keeps per token (SequenceModel.trace); {} if it fails (logged)."""
+    try:
+        with torch.no_grad():
+            return model.model.trace(torch.tensor(tokens))
+    except Exception:  # an optional view: the answer and influence still show
+        log.exception("compare-lab: %s: trace failed on this input", model.name)
+        return {}
+
+
+def analyse(group: TaskGroup, text: str, distractors: int = 0, position: int = 1,
+            sampling: Sampling | None = None) -> Analysis:
     """Parse ``text`` once (UserError if it does not parse) and run every model of ``group`` on it."""
     live = group.task.parse_text(text, distractors)
-    return Analysis(live, [view(m, live, position) for m in group.models])
+    return Analysis(live, [view(m, live, position, sampling) for m in group.models])
 
 
 @torch.no_grad()

@@ -21,6 +21,11 @@ from compare.live.runs import Lab  # noqa: E402
 EVENT = {"trigger_mode": "always_last", "show_progress": "hidden"}
 
 
+def snapshot_slider(steps: list[int]) -> dict:
+    """The timeline slider's settings: positions 0..len(steps), the last one the scored checkpoints."""
+    return {"minimum": 0, "maximum": max(len(steps), 1), "value": len(steps), "step": 1, "visible": bool(steps)}
+
+
 def controls(page: Page, label: str):
     """The values and visibility of every control for the task group ``label``."""
     s = page.setup(label)
@@ -29,7 +34,10 @@ def controls(page: Page, label: str):
             gr.Slider(minimum=1, maximum=s.max_position, value=1, step=1, visible=s.generates),
             gr.Slider(minimum=1, maximum=s.layers, value=1, step=1, visible=s.layers > 1),
             gr.Slider(minimum=1, maximum=s.heads, value=1, step=1, visible=s.heads > 1),
-            gr.Checkbox(value=False, visible=s.attention))
+            gr.Checkbox(value=False, visible=s.attention),
+            gr.Slider(**snapshot_slider(s.timeline)),
+            gr.Row(visible=s.samples),
+            gr.Slider(minimum=0, maximum=s.vocab, value=0, step=1))
 
 
 def skip_none(values):
@@ -64,22 +72,36 @@ def build_app(lab: Lab) -> gr.Blocks:
             head = gr.Slider(1, s.heads, value=1, step=1, visible=s.heads > 1, label="Attention head",
                              elem_id="lab-head")
             mean = gr.Checkbox(False, label="Mean over heads", elem_id="lab-mean", visible=s.attention)
+        with gr.Row():
+            with gr.Column(scale=3):
+                snapshot = gr.Slider(**snapshot_slider(s.timeline), elem_id="lab-snapshot",
+                                     label="Training timeline: the weights at snapshot k (the right end: the trained "
+                                           "model, its scored checkpoint)")
+            with gr.Column(scale=2):
+                timeline = gr.HTML("", elem_id="lab-timeline")
+        with gr.Row(visible=s.samples) as sampling_row:
+            temperature = gr.Slider(0.1, 2.0, value=1.0, step=0.1, label="Temperature", elem_id="lab-temperature")
+            top_k = gr.Slider(0, s.vocab, value=0, step=1, label="Top-k (0: every token)", elem_id="lab-topk")
+            sample_length = gr.Slider(1, 200, value=60, step=1, label="Tokens to sample", elem_id="lab-sample-length")
+            seed = gr.Number(0, precision=0, label="Sampling seed", elem_id="lab-seed")
         message = gr.HTML("", elem_id="lab-message")
         cards = gr.HTML("", elem_id="lab-cards")
 
-        inputs = [task, text, distract, position, layer, head, mean]
+        inputs = [task, text, distract, position, layer, head, mean, snapshot, temperature, top_k, sample_length, seed]
         outputs = [message, cards, curve]
 
         def update(*values):
             return skip_none(page.update(*values))
 
-        for control in (text, distract, position, layer, head, mean):
+        for control in (text, distract, position, layer, head, mean, snapshot, temperature, top_k, sample_length, seed):
             control.change(update, inputs, outputs, **EVENT)
+        snapshot.change(page.timeline, [task, snapshot], [timeline], **EVENT)
         # Then an update of its own: the new task's example may equal the old text, which fires no change.
         task.change(lambda label: controls(page, label), [task],
-                    [models, help_text, text, distract, position, layer, head, mean], **EVENT).then(
-            update, inputs, outputs, **EVENT)
-        app.load(update, inputs, outputs, **EVENT)
+                    [models, help_text, text, distract, position, layer, head, mean, snapshot, sampling_row, top_k],
+                    **EVENT).then(update, inputs, outputs, **EVENT).then(
+            page.timeline, [task, snapshot], [timeline], **EVENT)
+        app.load(update, inputs, outputs, **EVENT).then(page.timeline, [task, snapshot], [timeline], **EVENT)
     return app
 
 

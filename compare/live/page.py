@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from compare.errors import UserError, error_message
 from compare.live import render
-from compare.live.analysis import MAX_DISTRACTORS, analyse, distance_curve
+from compare.live.analysis import MAX_DISTRACTORS, Sampling, analyse, distance_curve
 from compare.live.runs import Lab, TaskGroup
 from compare.tasks.live_input import GENERATE
 
@@ -38,6 +38,11 @@ class Setup:
     layers: int
     heads: int
     attention: bool
+    # Text models: the sampling controls (temperature, top-k up to the vocabulary, length, seed).
+    samples: bool = False
+    vocab: int = 0
+    # The training steps the models kept snapshots at (callbacks.timeline); [] hides the timeline slider.
+    timeline: list[int] | None = None
 
 
 class Page:
@@ -66,33 +71,66 @@ class Page:
                      max_position=max(1, 4 * group.task.length),
                      layers=max((m.attention_layout[0] for m in attending), default=1),
                      heads=max((m.attention_layout[1] for m in attending), default=1),
-                     attention=bool(attending))
+                     attention=bool(attending), samples=task.samples_text, vocab=task.num_tokens,
+                     timeline=group.timeline_steps)
 
-    def _analysis(self, group: TaskGroup, label: str, text: str, distractors: int, position: int):
-        key = (label, text, distractors, position)
+    @staticmethod
+    def step_of(group: TaskGroup, snapshot) -> int | None:
+        """The training step of timeline position ``snapshot`` (0 = the first snapshot); None, or the position past
+        the last snapshot, means the scored checkpoints."""
+        steps = group.timeline_steps
+        if snapshot is None or not steps or int(snapshot) >= len(steps):
+            return None
+        return steps[max(int(snapshot), 0)]
+
+    def _analysis(self, group: TaskGroup, label: str, text: str, distractors: int, position: int,
+                  step: int | None = None, sampling: Sampling | None = None):
+        key = (label, text, distractors, position, step, sampling)
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]
-        result = (analyse(group, text, distractors, position), distance_curve(group, text, distractors))
+        group = group.at_step(step)
+        result = (analyse(group, text, distractors, position, sampling), distance_curve(group, text, distractors))
         self._cache[key] = result
         while len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
         return result
 
     def update(self, label: str, text: str, distractors=0, position=1, layer=1, head=1,
-               mean: bool = False) -> tuple[str, str | None, str | None]:
-        """(message, cards, curve) for the current controls; cards and curve are None to keep the last ones."""
+               mean: bool = False, snapshot=None, temperature=1.0, top_k=0, sample_length=60,
+               seed=0) -> tuple[str, str | None, str | None]:
+        """(message, cards, curve) for the current controls; cards and curve are None to keep the last ones.
+        ``snapshot`` picks the timeline's weights (None: the scored checkpoints); the last four draw a text
+        model's continuation."""
         try:
             group = self.lab.group(label)
+            step = self.step_of(group, snapshot)
+            sampling = (Sampling(float(temperature or 1.0), int(top_k or 0), int(sample_length or 0), int(seed or 0))
+                        if group.task.samples_text else None)
             with self._lock:
                 analysis, curve = self._analysis(group, label, text or "", int(distractors or 0),
-                                                 int(position or 1))
-            return "", render.cards(analysis, int(layer or 1), int(head or 1), bool(mean)), render.curve_svg(curve)
+                                                 int(position or 1), step, sampling)
+            return ("", render.cards(analysis, int(layer or 1), int(head or 1), bool(mean), sampling, step),
+                    render.curve_svg(curve))
         except UserError as e:
             return render.message(f"Not run: {e}. The panels below still show the last input that worked."), None, None
         except Exception as e:  # the server stays up whatever one input does
             log.exception("compare-lab: this input failed")
             return render.message(f"Internal error: {error_message(e)} (the server log has the traceback)"), None, None
+
+
+    def timeline(self, label: str, snapshot=None) -> str:
+        """Each model's validation accuracy over training with the step the cards show marked ("" without a
+        timeline)."""
+        try:
+            group = self.lab.group(label)
+        except UserError:
+            return ""
+        curves = {}
+        for m in group.models:
+            key = m.name if sum(o.kind == m.kind for o in group.models) > 1 else m.kind
+            curves[key] = m.val_curve
+        return render.timeline_svg(curves, group.timeline_steps, self.step_of(group, snapshot))
 
 
 def intro(lab: Lab) -> str:

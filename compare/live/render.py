@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 
 from compare.live.analysis import Analysis, Curve, ModelView
 from compare.live.influence import METHOD
@@ -18,6 +19,11 @@ ATTENTION_RGB = (8, 48, 107)
 PUSH_RGB, PULL_RGB = (202, 0, 32), (5, 113, 176)
 #: Maps over more tokens than this are not drawn (the row strip still is): the SVG would be too heavy to update live.
 MAP_MAX_TOKENS = 160
+#: "All heads at once" draws every layer x head as a thumbnail, up to this many tokens.
+MODEL_VIEW_MAX_TOKENS = 64
+#: Thumbnail size in px; a clicked (focused) thumbnail is drawn at ENLARGED px.
+THUMB, ENLARGED = 96, 520
+GATE_RGB, NORM_RGB = (35, 139, 69), (117, 107, 177)
 
 CSS = """
 .lab-cards {display: flex; gap: 14px; flex-wrap: wrap; align-items: stretch;}
@@ -40,6 +46,21 @@ CSS = """
 .lab-tok.qstart {margin-left: 10px;}
 .lab-key {font-size: 0.75em; color: #666; margin-top: 3px;}
 .lab-map text {font-family: monospace;}
+.lab-mv {display: grid; gap: 4px; width: max-content;}
+.lab-mv-label {font-size: 0.75em; color: #666; align-self: center;}
+.lab-mv-thumb {border: 1px solid #ccc; cursor: zoom-in; background: #fff;}
+.lab-mv-thumb:focus {position: fixed; top: 8vh; left: calc(50vw - 260px); width: 520px; height: 520px; z-index: 1000;
+                     box-shadow: 0 6px 30px rgba(0,0,0,.35); outline: 2px solid #d62728; cursor: zoom-out;}
+.lab-trace {display: grid; gap: 1px; overflow-x: auto; font-family: monospace; font-size: 0.8em; max-width: 100%;}
+.lab-trace span {padding: 1px 2px; text-align: center; white-space: pre;}
+.lab-trace .name {text-align: right; padding-right: 6px; font-family: sans-serif; color: #444; white-space: nowrap;}
+.lab-trace .tok {color: #111; border-bottom: 1px solid #ddd;}
+.lab-next {display: grid; grid-template-columns: max-content 1fr max-content; gap: 2px 6px; align-items: center;
+           font-size: 0.85em; max-width: 360px;}
+.lab-next .bar {height: 10px; background: #1f77b4;}
+.lab-sample {white-space: pre-wrap; font-family: monospace; background: #f6f8fa; border: 1px solid #d0d7de;
+             border-radius: 6px; padding: 6px 8px; font-size: 0.9em;}
+.lab-sample .prompt {color: #888;}
 """
 
 
@@ -86,14 +107,17 @@ def pick_map(v: ModelView, layer: int, head: int, mean: bool):
     return maps[li][hi], f"layer {li + 1} of {len(maps)}, head {hi + 1} of {heads}"
 
 
-def attention_svg(weights, names: list[str], query: int) -> str:
-    """The causal attention map as SVG (row = query, column = key), the query's row outlined."""
+def attention_svg(weights, names: list[str], query: int, display: int | None = None, attrs: str = "",
+                  css: str = "") -> str:
+    """The causal attention map as SVG (row = query, column = key), the query's row outlined; ``display`` draws it
+    that many px wide (a thumbnail) instead of at its own size; ``attrs`` and the class ``css`` go on the <svg>."""
     t = len(names)
     cell = max(4, min(14, 420 // max(t, 1)))
     pad = 7 * max(len(n) for n in names) + 8 if cell >= 9 else 4
     size = pad + cell * t
-    parts = [f'<svg class="lab-map" width="{size}" height="{size}" viewBox="0 0 {size} {size}" '
-             f'xmlns="http://www.w3.org/2000/svg" data-query="{query}">']
+    shown, classes = display or size, f"lab-map {css}".strip()
+    parts = [f'<svg class="{classes}" width="{shown}" height="{shown}" viewBox="0 0 {size} {size}" '
+             f'xmlns="http://www.w3.org/2000/svg" data-query="{query}" {attrs}>']
     w = weights.tolist()
     for q in range(t):
         for k in range(q + 1):
@@ -109,7 +133,67 @@ def attention_svg(weights, names: list[str], query: int) -> str:
     return "".join(parts)
 
 
-def card(v: ModelView, index: int, analysis: Analysis, layer: int, head: int, mean: bool) -> str:
+def model_view(v: ModelView) -> str:
+    """Every layer x head at once (bertviz's model view): a grid of thumbnails, rows = layers, columns = heads; a
+    click enlarges one (it takes focus; a click elsewhere puts it back)."""
+    layers, heads = len(v.attention), v.attention[0].shape[0]
+    if len(v.names) > MODEL_VIEW_MAX_TOKENS:
+        return f'<div class="lab-note">all heads at once: not drawn over {MODEL_VIEW_MAX_TOKENS} tokens</div>'
+    cells = ['<span></span>'] + [f'<span class="lab-mv-label">head {h + 1}</span>' for h in range(heads)]
+    for li, maps in enumerate(v.attention):
+        cells.append(f'<span class="lab-mv-label">layer {li + 1}</span>')
+        for hi in range(heads):
+            attrs = (f'tabindex="0" data-layer="{li + 1}" data-head="{hi + 1}" '
+                     f'aria-label="layer {li + 1}, head {hi + 1}: click to enlarge"')
+            cells.append(attention_svg(maps[hi], v.names, v.query, display=THUMB, attrs=attrs, css="lab-mv-thumb"))
+    return (f'<div class="lab-h">All heads at once: {layers} layer{"s" if layers > 1 else ""} × {heads} '
+            f'head{"s" if heads > 1 else ""} (click one to enlarge it)</div>'
+            f'<div class="lab-mv" data-layers="{layers}" data-heads="{heads}" '
+            f'style="grid-template-columns: max-content repeat({heads}, {THUMB}px)">{"".join(cells)}</div>')
+
+
+def trace_grid(v: ModelView) -> str:
+    """What a recurrent model keeps, token by token (SequenceModel.trace): a row per series under the input
+    tokens; gates shaded 0..1 (green), norms shaded to the series' largest value (purple)."""
+    t = len(v.names)
+    rows = ['<span class="name"></span>'] + [f'<span class="tok">{html.escape(n)}</span>' for n in v.names]
+    for name, values in v.trace.items():
+        values = list(values)[:t]
+        gate = "gate" in name
+        scale = 1.0 if gate else (max(values, default=0.0) or 1.0)
+        rows.append(f'<span class="name">{html.escape(name)}</span>')
+        for i, x in enumerate(values):
+            w = x / scale
+            rows.append(f'<span data-series="{html.escape(name)}" data-i="{i}" data-v="{x:.6g}" '
+                        f'title="{html.escape(v.names[i])}: {x:.3f}" style="background:'
+                        f'{mix(GATE_RGB if gate else NORM_RGB, w)};{"color:#fff;" if w > 0.6 else ""}">'
+                        f'{x:.2f}</span>')
+    return ('<div class="lab-h">What it keeps, token by token: its gates (mean over units) and the size of its '
+            'state</div>'
+            f'<div class="lab-trace" style="grid-template-columns: max-content repeat({t}, minmax(2.6em, auto))">'
+            f'{"".join(rows)}</div>'
+            '<div class="lab-key">Green: a gate, 0 to 1 (what 1 means is in its name); purple: the state\'s norm '
+            "after reading the token, shaded to its largest value. A gate near 1 that keeps the state holds "
+            "what was read; one that writes replaces it.</div>")
+
+
+def sampling_html(v: ModelView, live_names: list[str], sampling) -> str:
+    """A text model's next-token distribution after the input, and the continuation it sampled."""
+    bars = []
+    top = max((p for _, p in v.next_tokens), default=1.0) or 1.0
+    for name, p in v.next_tokens:
+        bars.append(f'<span class="lab-next-tok" data-p="{p:.6f}">{html.escape(repr(name)[1:-1] or " ")}</span>'
+                    f'<span><div class="bar" style="width:{100 * p / top:.1f}%"></div></span><span>{p:.3f}</span>')
+    k = "all tokens" if not sampling.top_k else f"top-{sampling.top_k}"
+    tail = "".join(live_names[-40:])
+    return (f'<div class="lab-h">Next token after the text (temperature {sampling.temperature:g}, {k})</div>'
+            f'<div class="lab-next">{"".join(bars)}</div>'
+            f'<div class="lab-h">Sampled continuation ({sampling.length} tokens, seed {sampling.seed})</div>'
+            f'<div class="lab-sample" data-sample="{html.escape(v.sample or "")}"><span class="prompt">…'
+            f'{html.escape(tail)}</span>{html.escape(v.sample or "")}</div>')
+
+
+def card(v: ModelView, index: int, analysis: Analysis, layer: int, head: int, mean: bool, sampling=None) -> str:
     """One model's card."""
     m, live = v.model, analysis.live
     head_html = (f'<h3><span style="color:{colour_of(index)}">■</span> {html.escape(m.kind)}</h3>'
@@ -139,9 +223,13 @@ def card(v: ModelView, index: int, analysis: Analysis, layer: int, head: int, me
              if live.fact_span else "")
     body.append('<div class="lab-key">Red: pushes towards the answer, blue: away from it; shade scaled to this '
                 f"model's largest value.{marks}</div>")
+    if v.next_tokens and sampling is not None:
+        body.append(sampling_html(v, live.names, sampling))
     if v.attention is None:
         body.append(f'<div class="lab-h">Where it looks</div><div class="lab-note">no attention: {html.escape(m.kind)} '
                     "reads one token at a time and keeps a state; only the influence above shows what it used</div>")
+        if v.trace:
+            body.append(trace_grid(v))
     else:
         weights, caption = pick_map(v, layer, head, mean)
         body.append(f'<div class="lab-h lab-att-caption">Where the outlined token looks: attention of {caption}</div>')
@@ -151,16 +239,22 @@ def card(v: ModelView, index: int, analysis: Analysis, layer: int, head: int, me
             body.append(attention_svg(weights, v.names, v.query))
         else:
             body.append(f'<div class="lab-note">full map not drawn over {MAP_MAX_TOKENS} tokens</div>')
+        body.append(model_view(v))
+        if v.trace:
+            body.append(trace_grid(v))
     return (f'<div class="lab-card" {attrs} data-answer="{html.escape(v.answer_text)}" data-prob="{v.prob:.6f}" '
-            f'data-correct="{"" if v.correct is None else str(v.correct).lower()}">{head_html}{"".join(body)}</div>')
+            f'data-correct="{"" if v.correct is None else str(v.correct).lower()}" '
+            f'data-step="{"" if m.step is None else m.step}">{head_html}{"".join(body)}</div>')
 
 
-def cards(analysis: Analysis, layer: int = 1, head: int = 1, mean: bool = False) -> str:
-    """All models side by side."""
+def cards(analysis: Analysis, layer: int = 1, head: int = 1, mean: bool = False, sampling=None,
+          step: int | None = None) -> str:
+    """All models side by side; ``step`` is the training step their weights are of (None: the scored checkpoints)."""
     note = f'<div class="lab-note">{html.escape(analysis.live.note)}</div>' if analysis.live.note else ""
     fed = html.escape(" ".join(analysis.live.names))
-    return note + f'<div class="lab-cards" data-input="{fed}">' + "".join(
-        card(v, i, analysis, layer, head, mean) for i, v in enumerate(analysis.views)) + "</div>"
+    shown = "" if step is None else str(step)
+    return note + f'<div class="lab-cards" data-input="{fed}" data-step="{shown}">' + "".join(
+        card(v, i, analysis, layer, head, mean, sampling) for i, v in enumerate(analysis.views)) + "</div>"
 
 
 def message(text: str | None) -> str:
@@ -210,3 +304,47 @@ def curve_svg(curve: Curve | None, width: int = 460, height: int = 230) -> str:
     parts.append("</svg>")
     return ('<div class="lab-note">Probability of the right answer as distractor sentences push the deciding '
             'fact back (dashed line: the story shown above)</div>' + "".join(parts))
+
+
+def timeline_svg(curves: dict[str, list[tuple[int, float]]], steps: list[int], current: int | None,
+                 width: int = 460, height: int = 210) -> str:
+    """Each model's validation accuracy over training (x: step, on a log scale from 0), the snapshot steps as
+    ticks, and the step the cards show marked (``current``; None: the end of training)."""
+    if not steps:
+        return ""
+
+    left, right, top, bottom = 44, 120, 14, 36
+    pw, ph = width - left - right, height - top - bottom
+    last = max([steps[-1]] + [s for pts in curves.values() for s, _ in pts])
+
+    def x(step):
+        return left + math.log10(1 + step) / math.log10(1 + max(last, 1)) * pw
+
+    def y(p):
+        return top + (1 - p) * ph
+
+    at = last if current is None else current
+    parts = [f'<svg class="lab-timeline" viewBox="0 0 {width} {height}" width="100%" style="max-width:{width}px" '
+             f'xmlns="http://www.w3.org/2000/svg" data-step="{at}" data-steps="{json.dumps(steps)}">',
+             f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="#fafafa" stroke="#ccc"/>']
+    for p in (0, 0.5, 1):
+        parts.append(f'<text x="{left - 6}" y="{y(p) + 4}" font-size="11" text-anchor="end">{p:g}</text>')
+    for s in steps:
+        parts.append(f'<line x1="{x(s):.1f}" x2="{x(s):.1f}" y1="{top + ph}" y2="{top + ph + 4}" stroke="#555"/>')
+    for s in (steps[0], steps[len(steps) // 2], steps[-1]):
+        parts.append(f'<text x="{x(s):.1f}" y="{top + ph + 16}" font-size="11" text-anchor="middle">{s}</text>')
+    parts.append(f'<text x="{left + pw / 2}" y="{height - 4}" font-size="12" text-anchor="middle">'
+                 "training step (log scale); ticks: the snapshots</text>")
+    for i, (name, pts) in enumerate(curves.items()):
+        if pts:
+            line = " ".join(f"{x(s):.1f},{y(a):.1f}" for s, a in pts)
+            parts.append(f'<polyline points="{line}" fill="none" stroke="{colour_of(i)}" stroke-width="2" '
+                         f'data-model="{html.escape(name)}"/>')
+        parts.append(f'<text x="{left + pw + 10}" y="{top + 14 + 16 * i}" font-size="12" fill="{colour_of(i)}">'
+                     f"■ {html.escape(name)}</text>")
+    parts.append(f'<line class="lab-timeline-now" x1="{x(at):.1f}" x2="{x(at):.1f}" y1="{top}" y2="{top + ph}" '
+                 f'stroke="#d62728" stroke-width="2" data-step="{at}"/>')
+    parts.append("</svg>")
+    where = "the end of training (the scored checkpoints)" if current is None else f"step {current}"
+    return (f'<div class="lab-note">Validation accuracy over training; the red line: {where}, the weights the '
+            "cards show</div>" + "".join(parts))

@@ -9,6 +9,7 @@ page shows them side by side. A run that cannot be loaded is listed with the rea
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from compare.models import SequenceModel
 from compare.reporting.findings import seed_groups
 from compare.runs.records import RunRecord, load_runs
 from compare.tasks.base import Task
+from compare.training.timeline import read_timeline
 
 CHECKPOINTS = ("best", "last")
 PREFIX = "model."
@@ -38,6 +40,32 @@ class LiveModel:
     checkpoint: Path
     #: The run's configuration as the sweep report names it (``lstm 2 layers``), when it was read with its sweep.
     label: str | None = None
+    #: Snapshots of the weights over training (callbacks.timeline): (step, file), in step order; [] when none.
+    timeline: list[tuple[int, Path]] = field(default_factory=list)
+    #: Validation exact-sequence accuracy over training, (step, accuracy), from the run's logs.
+    val_curve: list[tuple[int, float]] = field(default_factory=list)
+    #: The training step these weights are of, when they are a timeline snapshot; None: the scored checkpoint.
+    step: int | None = None
+    #: Snapshots loaded so far, by step (loading one takes a file read and a model copy).
+    snapshots: dict = field(default_factory=dict, init=False, repr=False)
+
+    def at_step(self, step: int | None) -> LiveModel:
+        """This model with the weights of its latest snapshot at or before ``step`` (itself for None, or when it
+        kept no snapshot that early)."""
+        if step is None:
+            return self
+        kept = [(s, path) for s, path in self.timeline if s <= step]
+        if not kept:
+            return self
+        at, path = kept[-1]
+        cache = self.snapshots
+        if at not in cache:
+            model = copy.deepcopy(self.model)
+            model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+            model.eval()
+            cache[at] = LiveModel(self.name, self.path, model, self.task, self.row, path, self.label,
+                                  self.timeline, self.val_curve, at)
+        return cache[at]
 
     @property
     def kind(self) -> str:
@@ -55,12 +83,13 @@ class LiveModel:
         return self.model.max_positions
 
     def summary(self) -> str:
-        """One line: model, parameters, training length, validation accuracy, checkpoint."""
+        """One line: model, parameters, training length, validation accuracy, checkpoint (or the timeline step)."""
         acc = self.row.get("val_seq_acc")
         acc_text = "?" if acc is None else f"{acc:.2f}"
+        weights = self.checkpoint.name if self.step is None else f"as it was at step {self.step}"
         return (f"{self.kind}: {self.row.get('params') or 0:,} parameters, trained at length {self.task.length} "
                 f"for {self.row.get('steps')} steps, validation accuracy {acc_text} "
-                f"({self.name}, {self.checkpoint.name})")
+                f"({self.name}, {weights})")
 
 
 @dataclass
@@ -74,6 +103,15 @@ class TaskGroup:
     def task(self):
         """The task object inputs are parsed with (the first model's; all share the vocabulary)."""
         return self.models[0].task
+
+    @property
+    def timeline_steps(self) -> list[int]:
+        """Every step any of its models kept a snapshot at, in order ([] when none kept any)."""
+        return sorted({s for m in self.models for s, _ in m.timeline})
+
+    def at_step(self, step: int | None) -> TaskGroup:
+        """The group with each model's weights as they were at ``step`` (None: the scored checkpoints)."""
+        return self if step is None else TaskGroup(self.label, [m.at_step(step) for m in self.models])
 
 
 @dataclass
@@ -134,7 +172,8 @@ def load_model(record: RunRecord, prefer: str = "best") -> LiveModel:
         raise UserError(f"{path} does not fit the model its config builds (missing {result.missing_keys[:3]}, "
                         f"unexpected {result.unexpected_keys[:3]}): was the model code changed since?")
     model.eval()
-    return LiveModel(record.name, record.path, model, task, record.row, path)
+    return LiveModel(record.name, record.path, model, task, record.row, path, timeline=read_timeline(record.path),
+                     val_curve=list(record.val_curve))
 
 
 def group_key(model: LiveModel) -> tuple:

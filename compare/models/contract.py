@@ -42,6 +42,9 @@ class SequenceModel(nn.Module, ABC):
     - ``settings() -> dict``: the shape settings that tell runs of this model apart (TensorBoard's HParams).
     - ``runs_sdpa``: True when forward runs torch's scaled_dot_product_attention (compare-bench then reports
       which kernel ran).
+    - ``trace(tokens) -> {series name: [one float per token]}``: what the model keeps and drops while reading one
+      sequence, e.g. a gate's mean over units and the state's norm after each token; compare-lab draws each
+      series under the input. A series whose name holds "gate" lies in [0, 1]. The default, {}, shows nothing.
     """
 
     name: str
@@ -69,6 +72,11 @@ class SequenceModel(nn.Module, ABC):
 
     def settings(self) -> dict:
         """Shape settings (name -> int, float, str, bool or None) shown beside the run in TensorBoard."""
+        return {}
+
+    def trace(self, tokens: Tensor) -> dict[str, list[float]]:  # noqa: ARG002 - the default shows nothing
+        """Per-token series of what the model keeps while reading ``tokens`` (one sequence, (time,) or (1, time)),
+        in the order to show them; {} when the model has none to show."""
         return {}
 
 

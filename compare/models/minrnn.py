@@ -212,3 +212,26 @@ class MinRNNLM(BlockStackLM):
         steps = max(1, math.ceil(math.log2(length))) if parallel else length
         return {"parallel_over_time": parallel, "sequential_depth": steps * self.num_layers,
                 "state_size": self.hidden_size * self.num_layers}
+
+    @torch.no_grad()
+    def gate_states(self, tokens: Tensor) -> list[dict[str, Tensor]]:
+        """Per layer, {"a": (time, hidden), the share of the old state each step keeps (1 - z for minGRU, the
+        normalised forget gate f' for minLSTM), "h": the layer's state}, from the layer's own ``coefficients``."""
+        x = self.drop(self.embed(torch.as_tensor(tokens).reshape(1, -1)))
+        layers = []
+        for block in self.blocks:
+            log_a, log_b = block.rnn.coefficients(block.ln1(x))
+            layers.append({"a": log_a.exp()[0], "h": sequential_scan(log_a, log_b)[0]})
+            x = block(x, self.mode)
+        return layers
+
+    def trace(self, tokens: Tensor) -> dict[str, list[float]]:
+        """Each layer's gate (mean over units) and the norm of its state h."""
+        out: dict[str, list[float]] = {}
+        for n, layer in enumerate(self.gate_states(tokens), start=1):
+            if self.name == "mingru":
+                out[f"layer {n} update gate z (1 = overwrite the state)"] = (1 - layer["a"]).mean(-1).tolist()
+            else:
+                out[f"layer {n} forget gate f' (1 = keep the state)"] = layer["a"].mean(-1).tolist()
+            out[f"layer {n} |h| (state norm)"] = layer["h"].norm(dim=-1).tolist()
+        return out

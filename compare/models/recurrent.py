@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from compare.errors import UserError
@@ -9,6 +10,9 @@ from compare.models.contract import SequenceModel
 from compare.models.sizing import fit_width
 
 CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
+#: The gates ``trace`` shows per cell, each with what 1 means (torch's LSTM gates are i, f, g, o; GRU's r, z, n).
+TRACED_GATES = {"lstm": (("f", "forget gate f (1 = keep the cell)"), ("i", "input gate i (1 = write)")),
+                "gru": (("z", "update gate z (1 = keep the state)"),), "rnn": ()}
 
 
 class RecurrentLM(SequenceModel):
@@ -72,3 +76,48 @@ class RecurrentLM(SequenceModel):
         per_layer = 2 * self.hidden_size if self.name == "lstm" else self.hidden_size  # an LSTM carries h and c
         return {"parallel_over_time": False, "sequential_depth": length * self.rnn.num_layers,
                 "state_size": per_layer * self.rnn.num_layers}
+
+    @torch.no_grad()
+    def gate_states(self, tokens: Tensor) -> list[dict[str, Tensor]]:
+        """Per layer, the gates and states of reading one sequence, recomputed one token at a time from the
+        layer's own weights in torch's equations: {"h": (time, hidden), and "c", "i", "f" (LSTM) or "z" (GRU)}.
+        Their last layer's "h" is what forward feeds the head (tested against it)."""
+        x = self.embed(torch.as_tensor(tokens).reshape(-1))
+        layers = []
+        for layer in range(self.rnn.num_layers):
+            w_ih, w_hh = getattr(self.rnn, f"weight_ih_l{layer}"), getattr(self.rnn, f"weight_hh_l{layer}")
+            b_ih, b_hh = getattr(self.rnn, f"bias_ih_l{layer}"), getattr(self.rnn, f"bias_hh_l{layer}")
+            h = x.new_zeros(self.hidden_size)
+            c = x.new_zeros(self.hidden_size)
+            seen: dict[str, list[Tensor]] = {}
+            for x_t in x:
+                gi, gh = x_t @ w_ih.T + b_ih, h @ w_hh.T + b_hh
+                if self.name == "lstm":
+                    i, f, g, o = (gi + gh).chunk(4)
+                    i, f, o = torch.sigmoid(i), torch.sigmoid(f), torch.sigmoid(o)
+                    c = f * c + i * torch.tanh(g)
+                    h = o * torch.tanh(c)
+                    step = {"i": i, "f": f, "c": c, "h": h}
+                elif self.name == "gru":
+                    (r_i, z_i, n_i), (r_h, z_h, n_h) = gi.chunk(3), gh.chunk(3)
+                    r, z = torch.sigmoid(r_i + r_h), torch.sigmoid(z_i + z_h)
+                    h = (1 - z) * torch.tanh(n_i + r * n_h) + z * h
+                    step = {"z": z, "h": h}
+                else:
+                    h = torch.tanh(gi + gh)
+                    step = {"h": h}
+                for k, v in step.items():
+                    seen.setdefault(k, []).append(v)
+            layers.append({k: torch.stack(v) for k, v in seen.items()})
+            x = layers[-1]["h"]  # dropout between layers is off in eval, as here
+        return layers
+
+    def trace(self, tokens: Tensor) -> dict[str, list[float]]:
+        """Each layer's gates (mean over units) and the norm of what it carries (c for an LSTM, h otherwise)."""
+        out: dict[str, list[float]] = {}
+        for n, layer in enumerate(self.gate_states(tokens), start=1):
+            for key, label in TRACED_GATES[self.name]:
+                out[f"layer {n} {label}"] = layer[key].mean(-1).tolist()
+            state = "c" if self.name == "lstm" else "h"
+            out[f"layer {n} |{state}| (state norm)"] = layer[state].norm(dim=-1).tolist()
+        return out

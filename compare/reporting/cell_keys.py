@@ -37,6 +37,7 @@ SET_ASIDE: dict[str, str] = {
     "callbacks.checkpoint.auto_insert_metric_name": "what checkpoints are called",
     "callbacks.resume_checkpoint": "the rolling last.ckpt that resume continues from",
     "callbacks.attention": "attention maps drawn after training",
+    "callbacks.timeline": "snapshots of the weights kept for compare-lab; training does not read them",
     "callbacks.dashboard": "what the TensorBoard HParams tab shows (it repeats settings compared elsewhere)",
     "callbacks.throughput.log_every_n_steps": "how often throughput is logged",
     "callbacks.length_ladder.batch_size": "batching of the evaluation sets only",

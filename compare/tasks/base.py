@@ -147,6 +147,9 @@ class Task(ABC):
     #: Whether ``parse_text`` can push the deciding fact back with ``distractors`` sentences; the lab then shows
     #: the "move the fact back" slider and the confidence curve over the fact's distance.
     supports_distractors: bool = False
+    #: Whether the task is language modelling over free text: the lab then samples continuations (temperature,
+    #: top-k) and shows the next-token distribution after the input.
+    samples_text: bool = False
 
     def parse_text(self, text: str, distractors: int = 0) -> LiveInput:
         """``text`` in this task's own words -> a LiveInput (a one-line UserError when it does not parse).

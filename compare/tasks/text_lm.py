@@ -113,6 +113,8 @@ class TextLMTask(Task):
         return [chr(i) if 32 <= i < 127 else f"\\x{i:02x}" for i in range(256)]
 
     # --- compare-lab: any text, as UTF-8 bytes --------------------------------------------------
+    samples_text = True
+
     def parse_words(self, text: str) -> LiveInput:
         """Text as UTF-8 bytes; the answer is the next byte."""
         tokens = list(text.encode("utf-8"))

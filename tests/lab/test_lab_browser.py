@@ -5,6 +5,7 @@ Skipped where Chromium, chromedriver or selenium is absent (Debian: apt-get inst
 
 from __future__ import annotations
 
+import html
 import importlib.util
 import os
 import re
@@ -22,6 +23,8 @@ pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+
+import torch  # noqa: E402
 
 from compare.live.page import Page  # noqa: E402
 from compare.live.runs import load_lab  # noqa: E402
@@ -47,13 +50,14 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(lab_sweep, tmp_path_factory):
-    """``compare-lab SWEEP --port N`` in a subprocess; yields its URL, and stops it afterwards."""
+def server(lab_root, lab_sweep, text_sweep, tmp_path_factory):
+    """``compare-lab ROOT --port N`` in a subprocess over the qa pair and the text pair; yields its URL, and stops it
+    afterwards."""
     port = free_port()
     log = tmp_path_factory.mktemp("lab-server") / "server.log"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "compare.lab", str(lab_sweep), "--port", str(port)],
+        proc = subprocess.Popen([sys.executable, "-m", "compare.lab", str(lab_root), "--port", str(port)],
                                 env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
     try:
@@ -136,3 +140,86 @@ def test_type_a_story_move_sliders_and_send_bad_input(server, browser, lab_sweep
     shown = answers(browser)
     assert "learned position table of 24 positions" in shown["transformer"]
     assert not shown["lstm"].startswith("error")
+
+
+#: The snapshots the lab's runs keep (tests/lab/conftest.py: 4 points over 20 steps).
+TIMELINE = [0, 10, 14, 20]
+
+
+def card_steps(driver) -> list[str]:
+    return js(driver, "return Array.from(document.querySelectorAll('.lab-card')).map(c => c.dataset.step);")
+
+
+def test_timeline_slider_loads_each_snapshot(server, browser, lab_sweep):
+    wait = WebDriverWait(browser, 30, poll_frequency=0.1)
+    browser.get(server)
+    wait.until(lambda d: len(answers(d)) == 2)
+    type_input(browser, STORY)
+    wait.until(lambda d: shown_input(d) == "mary drank water . john ate apple . cat went garden . who drank water ?")
+    page = Page(load_lab(lab_sweep))
+    slider = browser.find_element(By.CSS_SELECTOR, "#lab-snapshot input[type=range]")
+    assert slider.get_attribute("max") == str(len(TIMELINE)) and slider.get_attribute("value") == str(len(TIMELINE))
+    for position in reversed(range(len(TIMELINE))):  # from the end of training back to step 0
+        slider.send_keys(Keys.ARROW_LEFT)
+        step = str(TIMELINE[position])
+        wait.until(lambda d: card_steps(d) == [step, step])
+        wait.until(lambda d: js(d, "const l = document.querySelector('#lab-timeline line.lab-timeline-now');"
+                                   "return l && l.dataset.step;") == step)
+        _, cards, _ = page.update(page.choices()[0], STORY, snapshot=position)  # the same weights, in this process
+        assert answers(browser) == dict(re.findall(r'data-model="(\w+)" data-run="[^"]*" data-answer="([^"]*)"', cards))
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#lab-timeline polyline")) == 2
+
+
+def test_all_heads_at_once_and_a_click_enlarges_one(server, browser):
+    wait = WebDriverWait(browser, 30, poll_frequency=0.1)
+    browser.get(server)
+    wait.until(lambda d: len(answers(d)) == 2)
+    grid = browser.find_element(By.CSS_SELECTOR, ".lab-card[data-model=transformer] .lab-mv")
+    layers, heads = int(grid.get_attribute("data-layers")), int(grid.get_attribute("data-heads"))
+    thumbs = grid.find_elements(By.CSS_SELECTOR, "svg.lab-mv-thumb")
+    assert len(thumbs) == layers * heads and layers * heads > 1
+    last = thumbs[-1]
+    assert (last.get_attribute("data-layer"), last.get_attribute("data-head")) == (str(layers), str(heads))
+    assert last.rect["width"] < 120
+    last.click()
+    wait.until(lambda d: last.rect["width"] > 400)  # enlarged while it has focus
+    browser.find_element(By.ID, "lab-help").click()
+    wait.until(lambda d: last.rect["width"] < 120)
+
+
+def test_gates_of_the_recurrent_model(server, browser, lab_sweep):
+    wait = WebDriverWait(browser, 30, poll_frequency=0.1)
+    browser.get(server)
+    wait.until(lambda d: len(answers(d)) == 2)
+    type_input(browser, STORY)
+    wait.until(lambda d: shown_input(d) == "mary drank water . john ate apple . cat went garden . who drank water ?")
+    shown = js(browser, "return Array.from(document.querySelectorAll('.lab-card[data-model=lstm] [data-series]'))"
+                        ".map(c => [c.dataset.series, +c.dataset.v]);")
+    model = Page(load_lab(lab_sweep)).lab.groups[0].models[0]
+    trace = model.model.trace(torch.tensor(model.task.parse_text(STORY).tokens))
+    assert [name for name, _ in shown][::len(shown) // len(trace)] == list(trace)
+    assert [v for _, v in shown] == pytest.approx([x for values in trace.values() for x in values], abs=1e-5)
+    assert not js(browser, "return document.querySelectorAll('.lab-card[data-model=transformer] [data-series]').length;")
+
+
+def test_a_text_model_samples_in_the_browser(server, browser, text_sweep):
+    wait = WebDriverWait(browser, 30, poll_frequency=0.1)
+    browser.get(server)
+    wait.until(lambda d: len(answers(d)) == 2)
+    shown = lambda d: any(e.is_displayed() for e in d.find_elements(By.ID, "lab-temperature"))  # noqa: E731
+    assert not shown(browser)  # qa: no sampling controls
+    box = browser.find_element(By.CSS_SELECTOR, "#lab-task input")
+    box.click()
+    option = wait.until(lambda d: [o for o in d.find_elements(By.CSS_SELECTOR, "[role=option]")
+                                   if o.text.startswith("text_lm")])
+    option[0].click()
+    wait.until(shown)
+    samples = lambda d: js(d, "return Array.from(document.querySelectorAll('.lab-sample')).map(s => s.dataset.sample);")
+    wait.until(lambda d: len(samples(d)) == 2)
+    browser.find_element(By.CSS_SELECTOR, "#lab-topk input[type=range]").send_keys(Keys.ARROW_RIGHT)  # top-1
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".lab-card[data-model=transformer] .lab-next-tok")) == 1)
+    text = js(browser, "return document.querySelector('#lab-input textarea').value;")
+    page = Page(load_lab(text_sweep))
+    _, cards, _ = page.update(page.choices()[0], text, top_k=1, temperature=1.0, sample_length=60, seed=0)
+    want = [html.unescape(x) for x in re.findall(r'data-sample="([^"]*)"', cards)]
+    assert samples(browser) == want and len(want) == 2  # greedy, as the models in this process write it
