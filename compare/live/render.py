@@ -21,8 +21,8 @@ PUSH_RGB, PULL_RGB = (202, 0, 32), (5, 113, 176)
 MAP_MAX_TOKENS = 160
 #: "All heads at once" draws every layer x head as a thumbnail, up to this many tokens.
 MODEL_VIEW_MAX_TOKENS = 64
-#: Thumbnail size in px; a clicked (focused) thumbnail is drawn at ENLARGED px.
-THUMB, ENLARGED = 96, 520
+#: Thumbnail size in px (a clicked one is drawn 4.5 times as large: CSS, .lab-mv-thumb:focus).
+THUMB = 96
 GATE_RGB, NORM_RGB = (35, 139, 69), (117, 107, 177)
 
 CSS = """
@@ -49,12 +49,13 @@ CSS = """
 .lab-mv {display: grid; gap: 4px; width: max-content;}
 .lab-mv-label {font-size: 0.75em; color: #666; align-self: center;}
 .lab-mv-thumb {border: 1px solid #ccc; cursor: zoom-in; background: #fff;}
-.lab-mv-thumb:focus {position: fixed; top: 8vh; left: calc(50vw - 260px); width: 520px; height: 520px; z-index: 1000;
-                     box-shadow: 0 6px 30px rgba(0,0,0,.35); outline: 2px solid #d62728; cursor: zoom-out;}
+.lab-mv-thumb:focus {transform: scale(4.5); transform-origin: top left; position: relative; z-index: 1000;
+                     box-shadow: 0 2px 8px rgba(0,0,0,.3); outline: 1px solid #d62728; cursor: zoom-out;}
 .lab-trace {display: grid; gap: 1px; overflow-x: auto; font-family: monospace; font-size: 0.8em; max-width: 100%;}
-.lab-trace span {padding: 1px 2px; text-align: center; white-space: pre;}
+.lab-trace span {white-space: pre; min-width: 1.3em; min-height: 1.2em;}
 .lab-trace .name {text-align: right; padding-right: 6px; font-family: sans-serif; color: #444; white-space: nowrap;}
-.lab-trace .tok {color: #111; border-bottom: 1px solid #ddd;}
+.lab-trace .tok {color: #111; writing-mode: vertical-rl; transform: rotate(180deg); padding: 2px 0;
+                 text-align: left;}
 .lab-next {display: grid; grid-template-columns: max-content 1fr max-content; gap: 2px 6px; align-items: center;
            font-size: 0.85em; max-width: 360px;}
 .lab-next .bar {height: 10px; background: #1f77b4;}
@@ -161,20 +162,20 @@ def trace_grid(v: ModelView) -> str:
         values = list(values)[:t]
         gate = "gate" in name
         scale = 1.0 if gate else (max(values, default=0.0) or 1.0)
-        rows.append(f'<span class="name">{html.escape(name)}</span>')
+        shown = name if gate else f"{name}, up to {scale:.2f}"
+        rows.append(f'<span class="name">{html.escape(shown)}</span>')
         for i, x in enumerate(values):
             w = x / scale
             rows.append(f'<span data-series="{html.escape(name)}" data-i="{i}" data-v="{x:.6g}" '
                         f'title="{html.escape(v.names[i])}: {x:.3f}" style="background:'
-                        f'{mix(GATE_RGB if gate else NORM_RGB, w)};{"color:#fff;" if w > 0.6 else ""}">'
-                        f'{x:.2f}</span>')
+                        f'{mix(GATE_RGB if gate else NORM_RGB, w)}"></span>')
     return ('<div class="lab-h">What it keeps, token by token: its gates (mean over units) and the size of its '
             'state</div>'
-            f'<div class="lab-trace" style="grid-template-columns: max-content repeat({t}, minmax(2.6em, auto))">'
+            f'<div class="lab-trace" style="grid-template-columns: repeat({t + 1}, max-content)">'
             f'{"".join(rows)}</div>'
-            '<div class="lab-key">Green: a gate, 0 to 1 (what 1 means is in its name); purple: the state\'s norm '
-            "after reading the token, shaded to its largest value. A gate near 1 that keeps the state holds "
-            "what was read; one that writes replaces it.</div>")
+            '<div class="lab-key">Green: a gate, white 0 to dark 1 (what 1 means is in its name); purple: the state\'s '
+            "norm after reading the token, shaded to its largest value (hover a cell for its value). A gate near 1 "
+            "that keeps the state holds what was read; one that writes replaces it.</div>")
 
 
 def sampling_html(v: ModelView, live_names: list[str], sampling) -> str:
@@ -182,7 +183,7 @@ def sampling_html(v: ModelView, live_names: list[str], sampling) -> str:
     bars = []
     top = max((p for _, p in v.next_tokens), default=1.0) or 1.0
     for name, p in v.next_tokens:
-        bars.append(f'<span class="lab-next-tok" data-p="{p:.6f}">{html.escape(repr(name)[1:-1] or " ")}</span>'
+        bars.append(f'<span class="lab-next-tok" data-p="{p:.6f}">{html.escape(name if name.strip() else "␣")}</span>'
                     f'<span><div class="bar" style="width:{100 * p / top:.1f}%"></div></span><span>{p:.3f}</span>')
     k = "all tokens" if not sampling.top_k else f"top-{sampling.top_k}"
     tail = "".join(live_names[-40:])
@@ -346,5 +347,5 @@ def timeline_svg(curves: dict[str, list[tuple[int, float]]], steps: list[int], c
                  f'stroke="#d62728" stroke-width="2" data-step="{at}"/>')
     parts.append("</svg>")
     where = "the end of training (the scored checkpoints)" if current is None else f"step {current}"
-    return (f'<div class="lab-note">Validation accuracy over training; the red line: {where}, the weights the '
-            "cards show</div>" + "".join(parts))
+    return (f'<div class="lab-note">Validation accuracy over training (exact sequence; next token for text models); '
+            f"the red line: {where}, the weights the cards show</div>" + "".join(parts))

@@ -20,7 +20,7 @@ from compare.config.build import build, build_model
 from compare.errors import UserError, error_message
 from compare.models import SequenceModel
 from compare.reporting.findings import seed_groups
-from compare.runs.records import RunRecord, load_runs
+from compare.runs.records import RunRecord, load_runs, read_val_curve
 from compare.tasks.base import Task
 from compare.training.timeline import read_timeline
 
@@ -172,8 +172,10 @@ def load_model(record: RunRecord, prefer: str = "best") -> LiveModel:
         raise UserError(f"{path} does not fit the model its config builds (missing {result.missing_keys[:3]}, "
                         f"unexpected {result.unexpected_keys[:3]}): was the model code changed since?")
     model.eval()
+    # A text model's exact-sequence accuracy (every byte of a window right) stays 0: its curve is next-token accuracy.
+    curve = (read_val_curve(record.path, "val/token_acc") if task.samples_text else record.val_curve)
     return LiveModel(record.name, record.path, model, task, record.row, path, timeline=read_timeline(record.path),
-                     val_curve=list(record.val_curve))
+                     val_curve=list(curve))
 
 
 def group_key(model: LiveModel) -> tuple:

@@ -1,7 +1,8 @@
 """The attention explorer: one self-contained HTML page (no network) with a heatmap per layer and head.
 
 The probe tokens run along both axes (rows: the query, the position doing the looking; columns: the
-key, the position looked at). Sliders pick the layer and the head (or the mean over heads) and the
+key, the position looked at). At the top every layer and head at once, small (bertviz's model view); clicking one
+shows it large. Sliders pick the layer and the head (or the mean over heads) and the
 heatmap repaints as they move; hovering a cell shows its weight and shades the token strip by the
 hovered query's attention. The weights travel inside the page as JSON, the same JSON as attention.json.
 """
@@ -64,11 +65,19 @@ PAGE = """<!doctype html>
   #strip span.query { outline: 2px solid #e4572e; }
   .legend { display: flex; align-items: center; gap: .4rem; font-size: .8rem; margin: .6rem 0; }
   .legend .bar { width: 160px; height: 10px; background: linear-gradient(to right, rgb(255,255,255), rgb(8,48,107)); border: 1px solid #ccc; }
+  h2 { font-size: 1.05rem; margin: 1.2rem 0 .4rem; } h2 span { font-weight: normal; color: #666; font-size: .85rem; }
+  #model-view { display: grid; gap: 6px; width: max-content; align-items: center; }
+  #model-view .mv-label { font-size: .8rem; color: #555; }
+  #model-view canvas { width: 88px; height: 88px; image-rendering: pixelated; border: 2px solid #ddd; cursor: pointer; }
+  #model-view canvas.on { border-color: #e4572e; }
 </style>
 </head>
 <body>
 <h1>__TITLE__</h1>
 <div class="facts">__FACTS__</div>
+<h2>All heads at once <span>(rows: layers, columns: heads; click one to show it large below)</span></h2>
+<div id="model-view"></div>
+<h2>One head</h2>
 <div class="controls">
   <label>layer <input type="range" id="layer" min="0" value="0" step="1"> <output id="layer-out"></output></label>
   <label>head <input type="range" id="head" min="0" value="0" step="1"> <output id="head-out"></output></label>
@@ -128,12 +137,36 @@ Each row sums to 1: it is how that position splits its attention over the positi
     const s = document.createElement("span"); s.textContent = t; s.title = i + ": " + t; strip.appendChild(s); return s;
   });
 
+  // All heads at once (bertviz's model view): one small canvas per layer and head, a pixel per weight.
+  const modelView = document.getElementById("model-view");
+  modelView.style.gridTemplateColumns = "max-content repeat(" + nHeads + ", 92px)";
+  modelView.appendChild(document.createElement("span"));
+  for (let h = 0; h < nHeads; h++) {
+    const s = document.createElement("span"); s.className = "mv-label"; s.textContent = "head " + (h + 1); modelView.appendChild(s);
+  }
+  const thumbs = [];
+  for (let l = 0; l < nLayers; l++) {
+    const s = document.createElement("span"); s.className = "mv-label"; s.textContent = "layer " + (l + 1); modelView.appendChild(s);
+    for (let h = 0; h < nHeads; h++) {
+      const c = document.createElement("canvas"); c.width = T; c.height = T;
+      c.dataset.layer = l; c.dataset.head = h; c.title = "layer " + (l + 1) + ", head " + (h + 1);
+      const g = c.getContext("2d");
+      for (let q = 0; q < T; q++) for (let k = 0; k < T; k++) {
+        g.fillStyle = k > q ? "#eeeeee" : colour(W[l][h][q][k]); g.fillRect(k, q, 1, 1);
+      }
+      c.addEventListener("click", () => { layerIn.value = l; headIn.value = h; meanIn.checked = false; paint(); });
+      modelView.appendChild(c); thumbs.push(c);
+    }
+  }
+
   let shown = null, hovered = null;
   function paint() {
     shown = current();
     document.getElementById("layer-out").textContent = (+layerIn.value + 1) + " / " + nLayers;
     document.getElementById("head-out").textContent = meanIn.checked ? "mean" : (+headIn.value + 1) + " / " + nHeads;
     headIn.disabled = meanIn.checked;
+    thumbs.forEach(c => c.classList.toggle("on", +c.dataset.layer === +layerIn.value &&
+                                               (meanIn.checked || +c.dataset.head === +headIn.value)));
     for (let q = 0; q < T; q++) for (let k = 0; k < T; k++) {
       const c = cells[q][k], w = shown[q][k];
       if (k > q) { c.className = "cell masked"; c.style.background = ""; }

@@ -86,9 +86,7 @@ def load_run(path: Path, root: Path, warn=None) -> RunRecord:
             warn(str(e))
         return RunRecord(name, path, "unreadable", problem=str(e))
     record = RunRecord(name, path, row.get("status", "unreadable"), row=row, problem=row.get("error"))
-    # TensorBoard's events, else the CSV logger's table (a run logged with logger=csv alone has no events).
-    record.val_curve = (read_scalar_series(path / "tb", "val/seq_acc", warn)
-                        or read_csv_series(path / "csv" / "metrics.csv", "val/seq_acc", warn))
+    record.val_curve = read_val_curve(path, "val/seq_acc", warn)
     return record
 
 
@@ -119,6 +117,13 @@ def load_runs(root: Path, warn=None) -> list[RunRecord]:
         raise UserError(f"{root}: no runs found (no folder with a {RESULTS_FILE} or a .hydra/ job record "
                         f"within {MAX_DEPTH} levels)")
     return [load_run(d, root, warn) for d in dirs]
+
+
+def read_val_curve(run_dir: Path, tag: str, warn=None) -> list[tuple[int, float]]:
+    """(step, value) of a run's ``tag`` from its TensorBoard events, else from the CSV logger's table (a run logged
+    with logger=csv alone has no events)."""
+    return (read_scalar_series(run_dir / "tb", tag, warn)
+            or read_csv_series(run_dir / "csv" / "metrics.csv", tag, warn))
 
 
 def read_scalar_series(logdir: Path, tag: str, warn=None) -> list[tuple[int, float]]:

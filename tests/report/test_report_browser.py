@@ -96,3 +96,24 @@ def test_report_figures_load(browser, tiny_sweep: Path):
     assert all(done and width > 100 for _, done, width in images), images
     links = browser.execute_script("return Array.from(document.links).map(a => a.href);")
     assert any(h.endswith("2_copy_transformer_L4/attention.html") for h in links)
+
+
+def test_attention_explorer_shows_every_head_and_a_click_shows_it_large(browser, tiny_sweep: Path):
+    run = tiny_sweep / "2_copy_transformer_L4"
+    saved = json.loads((run / "attention.json").read_text())
+    weights, tokens = saved["weights"], saved["tokens"]
+    layers, heads, t = len(weights), len(weights[0]), len(tokens)
+    browser.get((run / "attention.html").as_uri())
+    thumbs = browser.find_elements(By.CSS_SELECTOR, "#model-view canvas")
+    assert len(thumbs) == layers * heads
+    # Each thumbnail holds its head's weights, a pixel each: the last row's first key of the last head.
+    pixel = browser.execute_script(
+        "const c = document.querySelectorAll('#model-view canvas')[arguments[0]];"
+        "return Array.from(c.getContext('2d').getImageData(0, arguments[1], 1, 1).data.slice(0, 3));",
+        layers * heads - 1, t - 1)
+    assert all(abs(a - b) <= 1 for a, b in zip(pixel, expected_colour(weights[-1][-1][t - 1][0])))
+    thumbs[-1].click()
+    assert browser.find_element(By.ID, "layer").get_attribute("value") == str(layers - 1)
+    assert browser.find_element(By.ID, "head").get_attribute("value") == str(heads - 1)
+    assert_heatmap_is(browser, weights[-1][-1])
+    assert "on" in thumbs[-1].get_attribute("class") and "on" not in thumbs[0].get_attribute("class")
