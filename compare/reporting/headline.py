@@ -174,7 +174,8 @@ def caveat_sentence(found: list[Contest], cells: dict, solved: float) -> str:
     if any(c.outcome == OVERLAP for c in found):
         parts.append("where intervals overlap the runs do not tell the models apart, which is not the same as "
                      "the models being equal")
-    unsolved = [c.where() for c in found if c.outcome != NO_VALUE and max(c.attention[1].mean, c.fixed[1].mean) < solved]
+    unsolved = [c.where() for c in found
+                if c.outcome != NO_VALUE and max(c.attention[1].mean, c.fixed[1].mean) < solved]
     if unsolved:
         parts.append(f"no model reached {solved:.2f} on {_join(unsolved)}, so this budget may be too small to "
                      "separate them there")

@@ -199,7 +199,8 @@ def test_gates_of_the_recurrent_model(server, browser, lab_sweep):
     trace = model.model.trace(torch.tensor(model.task.parse_text(STORY).tokens))
     assert [name for name, _ in shown][::len(shown) // len(trace)] == list(trace)
     assert [v for _, v in shown] == pytest.approx([x for values in trace.values() for x in values], abs=1e-5)
-    assert not js(browser, "return document.querySelectorAll('.lab-card[data-model=transformer] [data-series]').length;")
+    assert not js(browser, "return document.querySelectorAll("
+                           "'.lab-card[data-model=transformer] [data-series]').length;")
 
 
 def test_a_text_model_samples_in_the_browser(server, browser, text_sweep):

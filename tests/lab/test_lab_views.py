@@ -93,7 +93,8 @@ def test_the_gate_view_shows_the_models_own_gates(page):
     for name, value in re.findall(r'data-series="([^"]+)" data-i="\d+" data-v="([^"]+)"', card_of(cards, "lstm")):
         shown.setdefault(name, []).append(float(value))
     assert list(shown) == list(lstm.model.trace(torch.tensor(live.tokens)))
-    assert shown["layer 1 forget gate f (1 = keep the cell)"] == pytest.approx(gates[0]["f"].mean(-1).tolist(), abs=1e-5)
+    forget = gates[0]["f"].mean(-1).tolist()
+    assert shown["layer 1 forget gate f (1 = keep the cell)"] == pytest.approx(forget, abs=1e-5)
     assert shown["layer 2 |c| (state norm)"] == pytest.approx(gates[1]["c"].norm(dim=-1).tolist(), abs=1e-5)
     assert "data-series" not in card_of(cards, "transformer")  # no trace: nothing shown
 
