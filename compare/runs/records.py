@@ -148,15 +148,17 @@ def read_scalar_series(logdir: Path, tag: str, warn=None) -> list[tuple[int, flo
 
 def read_csv_series(table: Path, column: str, warn=None) -> list[tuple[int, float]]:
     """(step, value) pairs of ``column`` from a CSVLogger metrics.csv ([] if there is none). Lightning writes one
-    row per logging call, so a metric's rows are those where its cell is filled."""
+    row per logging call, so a metric's rows are those where its cell is filled; a resumed run appends the steps
+    after its checkpoint again, and the later row of a step wins."""
     if not table.is_file():
         return []
     import csv
 
     try:
         with table.open(newline="") as f:
-            return [(int(float(r["step"])), float(r[column])) for r in csv.DictReader(f)
-                    if r.get(column) not in (None, "") and r.get("step") not in (None, "")]
+            by_step = {int(float(r["step"])): float(r[column]) for r in csv.DictReader(f)
+                       if r.get(column) not in (None, "") and r.get("step") not in (None, "")}
+            return sorted(by_step.items())
     except (OSError, ValueError, KeyError, csv.Error) as e:  # a half-written table must not sink the report
         if warn:
             warn(f"{table}: could not read the metrics table ({type(e).__name__}: {e})")
