@@ -3,22 +3,28 @@ the presets' yaml headers."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+import torch
+
 from compare.config.presets import NOT_STATED, PRESET_DIR, presets, read_preset
+from compare.train import main
 
-ROOT = Path(__file__).resolve().parents[1]
 
-
-def test_help_lists_examples_every_preset_and_the_config_groups():
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, "-m", "compare.train", "--help"], capture_output=True, text=True,
-                          env=env, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    out = proc.stdout
+def test_help_lists_examples_every_preset_and_the_config_groups(monkeypatch, capsys):
+    # The console script's own path (Hydra's --help inside compare.train.main), in this process: no second
+    # import of torch and Lightning.
+    monkeypatch.setattr(sys, "argv", ["compare-train", "--help"])
+    precision = torch.get_float32_matmul_precision()  # main() sets it for training; other tests keep theirs
+    try:
+        with pytest.raises(SystemExit) as done:
+            main()
+    finally:
+        torch.set_float32_matmul_precision(precision)
+    assert done.value.code in (0, None)
+    out = capsys.readouterr().out
     assert out.startswith("compare-train: train recurrent networks") and "powered by Hydra" not in out
     examples = out.split("== Examples ==")[1].split("==")[0]
     assert len([line for line in examples.splitlines() if line.strip().startswith("compare-train ")]) == 3

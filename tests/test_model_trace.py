@@ -3,12 +3,18 @@ model without a trace shows nothing."""
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
+
 import pytest
 import torch
+
+from compare.config.build import build_model
 
 from compare.models.minrnn import MinRNNLM
 from compare.models.recurrent import RecurrentLM
 from compare.models.transformer import TransformerLM
+from compare.train import CONF_DIR
 
 VOCAB = 11
 
@@ -57,3 +63,20 @@ def test_minimal_rnn_gates_are_the_layers_own_coefficients(cell):
 def test_a_model_without_a_trace_shows_nothing():
     model = TransformerLM(VOCAB, d_model=16, n_heads=2, num_layers=1, param_budget=None).eval()
     assert model.trace(torch.randint(0, VOCAB, (1, 5))) == {}
+
+
+MODEL_DIR = Path(CONF_DIR) / "model"
+CHOICES = sorted(p.relative_to(MODEL_DIR).with_suffix("").as_posix() for p in MODEL_DIR.rglob("*.yaml"))
+
+
+@pytest.mark.parametrize("choice", CHOICES)
+def test_every_models_trace_is_per_token_series(choice, make_cfg):
+    """Whatever a model's trace returns, the lab can draw it: one finite value per token, gates within [0, 1]."""
+    torch.manual_seed(0)
+    model = build_model(make_cfg([f"model={choice}", "model.param_budget=20000"]).model, vocab_size=VOCAB).eval()
+    tokens = torch.randint(0, VOCAB, (7,))
+    trace = model.trace(tokens)
+    assert isinstance(trace, dict) and all(isinstance(name, str) for name in trace)
+    for name, values in trace.items():
+        assert len(values) == 7 and all(math.isfinite(x) for x in values), name
+        assert "gate" not in name or all(0 <= x <= 1 for x in values), name

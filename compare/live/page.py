@@ -139,6 +139,9 @@ def intro(lab: Lab) -> str:
     movable = [g.label for g in lab.groups if g.task.supports_distractors]
     moves = (f" Up to {MAX_DISTRACTORS} distractor sentences can push the deciding fact back "
              f"({html.escape(', '.join(movable))})." if movable else "")
+    timeline = [g.label for g in lab.groups if g.timeline_steps]
+    slides = (f" The training timeline ({html.escape(', '.join(timeline))}) shows every model as it was at each "
+              "snapshot kept during training." if timeline else "")
     return (f"# compare-lab\n\n{n} trained models from `{html.escape(str(lab.root))}`. Pick a task, edit the input: "
             "every model answers on each edit, with what its answer depends on and, for attention models, where "
-            f"the answering token looks.{moves}")
+            f"the answering token looks.{moves}{slides}")
