@@ -150,12 +150,20 @@ def card_steps(driver) -> list[str]:
     return js(driver, "return Array.from(document.querySelectorAll('.lab-card')).map(c => c.dataset.step);")
 
 
-def test_timeline_slider_loads_each_snapshot(server, browser, lab_sweep):
+def open_lab(browser, server: str, story: str | None = None) -> WebDriverWait:
+    """The page loaded with both qa models answering (``story`` typed in and shown, if given); a wait for more."""
     wait = WebDriverWait(browser, 30, poll_frequency=0.1)
     browser.get(server)
     wait.until(lambda d: len(answers(d)) == 2)
-    type_input(browser, STORY)
-    wait.until(lambda d: shown_input(d) == "mary drank water . john ate apple . cat went garden . who drank water ?")
+    if story is not None:
+        type_input(browser, story)
+        words = " ".join(story.replace(".", " .").replace("?", " ?").split())
+        wait.until(lambda d: shown_input(d) == words)
+    return wait
+
+
+def test_timeline_slider_loads_each_snapshot(server, browser, lab_sweep):
+    wait = open_lab(browser, server, STORY)
     page = Page(load_lab(lab_sweep))
     slider = browser.find_element(By.CSS_SELECTOR, "#lab-snapshot input[type=range]")
     assert slider.get_attribute("max") == str(len(TIMELINE)) and slider.get_attribute("value") == str(len(TIMELINE))
@@ -171,9 +179,7 @@ def test_timeline_slider_loads_each_snapshot(server, browser, lab_sweep):
 
 
 def test_all_heads_at_once_and_a_click_enlarges_one(server, browser):
-    wait = WebDriverWait(browser, 30, poll_frequency=0.1)
-    browser.get(server)
-    wait.until(lambda d: len(answers(d)) == 2)
+    wait = open_lab(browser, server)
     grid = browser.find_element(By.CSS_SELECTOR, ".lab-card[data-model=transformer] .lab-mv")
     layers, heads = int(grid.get_attribute("data-layers")), int(grid.get_attribute("data-heads"))
     thumbs = grid.find_elements(By.CSS_SELECTOR, "svg.lab-mv-thumb")
@@ -188,11 +194,7 @@ def test_all_heads_at_once_and_a_click_enlarges_one(server, browser):
 
 
 def test_gates_of_the_recurrent_model(server, browser, lab_sweep):
-    wait = WebDriverWait(browser, 30, poll_frequency=0.1)
-    browser.get(server)
-    wait.until(lambda d: len(answers(d)) == 2)
-    type_input(browser, STORY)
-    wait.until(lambda d: shown_input(d) == "mary drank water . john ate apple . cat went garden . who drank water ?")
+    open_lab(browser, server, STORY)
     shown = js(browser, "return Array.from(document.querySelectorAll('.lab-card[data-model=lstm] [data-series]'))"
                         ".map(c => [c.dataset.series, +c.dataset.v]);")
     model = Page(load_lab(lab_sweep)).lab.groups[0].models[0]
@@ -204,9 +206,7 @@ def test_gates_of_the_recurrent_model(server, browser, lab_sweep):
 
 
 def test_a_text_model_samples_in_the_browser(server, browser, text_sweep):
-    wait = WebDriverWait(browser, 30, poll_frequency=0.1)
-    browser.get(server)
-    wait.until(lambda d: len(answers(d)) == 2)
+    wait = open_lab(browser, server)
     shown = lambda d: any(e.is_displayed() for e in d.find_elements(By.ID, "lab-temperature"))  # noqa: E731
     assert not shown(browser)  # qa: no sampling controls
     box = browser.find_element(By.CSS_SELECTOR, "#lab-task input")
