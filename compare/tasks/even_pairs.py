@@ -7,24 +7,15 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from compare.tasks.transduction import TransductionTask
+from compare.tasks.transduction import EvenOddTask
 
 
-class EvenPairsTask(TransductionTask):
+class EvenPairsTask(EvenOddTask):
     """Bits b_1..b_n, one BLANK; the answer: ``even`` when the count of i with b_i != b_(i+1) is even, else ``odd``."""
 
     name = "even_pairs"
     title = "Even Pairs"
     level = "R"
-
-    def __init__(self, length: int = 40, seed: int = 0, min_length: int | None = None) -> None:
-        super().__init__(length, seed, min_length)
-
-    def input_symbols(self) -> list[str]:
-        return ["0", "1"]
-
-    def output_symbols(self) -> list[str]:
-        return ["even", "odd"]
 
     def answer(self, symbols: Tensor) -> tuple[Tensor, None]:
         changes = (symbols[:, 1:] != symbols[:, :-1]).sum(1, keepdim=True)

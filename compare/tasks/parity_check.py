@@ -5,24 +5,15 @@ from __future__ import annotations
 
 from torch import Tensor
 
-from compare.tasks.transduction import TransductionTask
+from compare.tasks.transduction import EvenOddTask
 
 
-class ParityCheckTask(TransductionTask):
+class ParityCheckTask(EvenOddTask):
     """Bits b_1..b_n, one BLANK; the answer at the BLANK: ``odd`` when b_1 + ... + b_n is odd, else ``even``."""
 
     name = "parity_check"
     title = "Parity Check"
     level = "R"
-
-    def __init__(self, length: int = 40, seed: int = 0, min_length: int | None = None) -> None:
-        super().__init__(length, seed, min_length)
-
-    def input_symbols(self) -> list[str]:
-        return ["0", "1"]
-
-    def output_symbols(self) -> list[str]:
-        return ["even", "odd"]
 
     def answer(self, symbols: Tensor) -> tuple[Tensor, None]:
         return (symbols.sum(1, keepdim=True) % 2), None

@@ -30,9 +30,6 @@ class StackManipulationTask(TransductionTask):
     title = "Stack Manipulation"
     level = "DCF"
 
-    def __init__(self, length: int = 40, seed: int = 0, min_length: int | None = None) -> None:
-        super().__init__(length, seed, min_length)
-
     def input_symbols(self) -> list[str]:
         return [*BITS, *ACTIONS]
 

@@ -48,7 +48,7 @@ class TransductionTask(Task):
     #: Whether the lab writes the input symbols with spaces between them (one-character symbols run together).
     spaced: bool = False
 
-    def __init__(self, length: int, seed: int = 0, min_length: int | None = None) -> None:
+    def __init__(self, length: int = 40, seed: int = 0, min_length: int | None = None) -> None:
         super().__init__(length, seed, min_length)
         names = list(self.input_symbols())
         self.blank = len(names)
@@ -166,7 +166,32 @@ class TransductionTask(Task):
                 "it, and answer at the blank" + ("" if self.output_length(2) == 1 else "s, all at once") + ".")
 
 
-def bits_task_symbols(vocab_size: int, key: str = "task.vocab_size") -> list[str]:
-    """Symbols 0..vocab_size-1 named by their digits (the paper uses binary strings, vocab_size 2)."""
-    check_positive(key, vocab_size, minimum=2)
-    return [str(i) for i in range(vocab_size)]
+class EvenOddTask(TransductionTask):
+    """A bit string in, ``even`` or ``odd`` out (parity check, even pairs)."""
+
+    def input_symbols(self) -> list[str]:
+        return ["0", "1"]
+
+    def output_symbols(self) -> list[str]:
+        return ["even", "odd"]
+
+
+class StringTask(TransductionTask):
+    """A string of symbols 0..vocab_size-1 in, a string of the same symbols out (the paper's strings are binary)."""
+
+    def __init__(self, length: int = 40, vocab_size: int = 2, seed: int = 0, min_length: int | None = None) -> None:
+        check_positive("task.vocab_size", vocab_size, minimum=2)
+        self.vocab_size = int(vocab_size)
+        super().__init__(length, seed, min_length)
+
+    def input_symbols(self) -> list[str]:
+        return [str(i) for i in range(self.vocab_size)]
+
+    def output_symbols(self) -> list[str]:
+        return self.input_symbols()
+
+    def format_answer(self, tokens: list[int]) -> str:
+        return self.format_tokens(tokens)
+
+    def describe(self) -> dict:
+        return {**super().describe(), "vocab_size": self.vocab_size}
