@@ -97,7 +97,8 @@ def test_duplicate_string_writes_it_twice_at_twice_as_many_blanks(bits):
     # The reference code's docstring examples: 0 1 1 0 PUSH 1 POP POP -> 1 1 0 end; 1 1 0 POP POP POP -> end.
     (["0", "1", "1", "0", "push1", "pop", "pop"], ["1", "1", "0", "end"]),
     (["1", "1", "0", "pop", "pop", "pop"], ["end"]),
-    (["1", "0", "pop", "pop", "pop", "push1"] + ["push0", "push1"] * 15 + ["pop"], ["0"] + ["1", "0"] * 14 + ["1", "end"]),
+    (["1", "0", "pop", "pop", "pop", "push1"] + ["push0", "push1"] * 15 + ["pop"],
+     ["0"] + ["1", "0"] * 14 + ["1", "end"]),
 ])
 def test_stack_manipulation_leaves_the_stack_top_first_then_end_scored_up_to_end(words, answer):
     task = StackManipulationTask(length=40)
@@ -138,7 +139,8 @@ def test_sampled_answers_follow_the_rule_and_only_the_answer_is_scored(task_clas
     task = task_class(length=40)
     x, y = task.sample(64, length, torch.Generator().manual_seed(length))
     names, n = task.token_names(), task.input_length(length)
-    assert x.shape == y.shape == (64, task.sequence_length(length)) and 0 <= int(x.min()) <= int(x.max()) < task.num_tokens
+    assert x.shape == y.shape == (64, task.sequence_length(length))
+    assert 0 <= int(x.min()) <= int(x.max()) < task.num_tokens
     assert (y[:, :n] == IGNORE).all() and (x[:, n:] == task.blank).all()
     for row_x, row_y in zip(x.tolist(), y.tolist()):
         words = [names[t] for t in row_x[:n]]

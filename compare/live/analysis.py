@@ -116,7 +116,8 @@ def view(model: LiveModel, live: LiveInput, position: int = 1) -> ModelView:
         if live.expected is not None:
             v.correct = v.answer == live.expected
         k = min(max(position, 1), len(v.answer)) - 1
-        v.query = {GENERATE: len(live.tokens) - 1 + k, FILL: (live.answer_at or 0) + k}.get(live.kind, len(v.tokens) - 1)
+        v.query = {GENERATE: len(live.tokens) - 1 + k,
+                   FILL: (live.answer_at or 0) + k}.get(live.kind, len(v.tokens) - 1)
         v.influence = gradient_x_input(model.model, v.tokens, v.query, v.answer[k]).tolist()
         v.attention = attention_maps(model.model, v.tokens)
     except UserError as e:

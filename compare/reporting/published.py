@@ -175,7 +175,8 @@ def published_score(task: str, model: str) -> Published | None:
 
 
 def _lengths(c: Cell) -> str:
-    beyond = sorted({int(p["length"]) for r in c.rows for p in r.get("ladder") or [] if int(p["length"]) > c.train_range[1]})
+    beyond = sorted({int(p["length"]) for r in c.rows for p in r.get("ladder") or []
+                     if int(p["length"]) > c.train_range[1]})
     if not beyond:
         return "—"
     return f"{beyond[0]}–{beyond[-1]} ({len(beyond)} lengths)"
@@ -207,7 +208,8 @@ def chomsky_published_blocks(rows: list[dict]) -> list[tuple]:
             table.append([settings.get("level", ""), settings.get("title", task), c.model,
                           f"{c.train_range[0]}–{c.train_range[1]}", _lengths(c), c.seeds,
                           c.stat("val_token_acc").text(),
-                          score.text() if score else "—", f"{score.best:.2f}" if score and score.best is not None else "—",
+                          score.text() if score else "—",
+                          f"{score.best:.2f}" if score and score.best is not None else "—",
                           exact.text() if exact else "—",
                           f"{paper.text()} [{sources.index(paper.source) + 1}]" if paper else "—"])
             if paper is not None and score is not None and differs(score, paper):
