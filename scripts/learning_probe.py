@@ -11,6 +11,11 @@ copy: 1, 2, 4, ... up to twice the longest, and the longest)::
     python scripts/learning_probe.py --length 8 --min-length 8 --questions who --place 0 \\
         --verbs drank --schedule constant --steps 1000                              # the simplest lookup
     python scripts/learning_probe.py --task copy --length 16 --min-length 1 --steps 3000 --every 500
+    python scripts/learning_probe.py --task parity_check --model lstm --length 20 --steps 1000 --every 250
+
+The transduction tasks of experiment=chomsky (``--task parity_check``, ``even_pairs``, ...; conf/task/<name>.yaml
+with ``--length`` and ``--min-length``) are validated at 5 lengths over the training range and 8 over the next 3x
+(up to 4x the longest), and also print the mean over each group: "in range" and "beyond".
 
 The optimiser and schedule follow conf/ (AdamW, betas 0.9/0.98, weight decay 0.01, 30 warm-up steps, cosine
 to 0.1x, gradient clipping at 1.0); compare-train itself also validates and checkpoints, so its curves differ.
@@ -25,17 +30,25 @@ import time
 
 import torch
 
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
 from compare.evaluation import sequence_correct
 from compare.models import RecurrentLM, TransformerLM, count_params
 from compare.tasks.copy import CopyTask
 from compare.tasks.qa import QATask
 from compare.training.module import sequence_loss
 from compare.training.schedules import warmup_cosine
+from compare.train import CONF_DIR
+
+#: The tasks of experiment=chomsky (Delétang et al. 2023), built from their conf/task yaml.
+TRANSDUCTION = ("parity_check", "even_pairs", "cycle_navigation", "modular_arithmetic", "reverse_string",
+                "stack_manipulation", "duplicate_string")
 
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--task", choices=("qa", "copy"), default="qa")
+    p.add_argument("--task", choices=("qa", "copy", *TRANSDUCTION), default="qa")
     p.add_argument("--model", default="transformer", help="transformer, or a recurrent cell: lstm, gru, rnn")
     p.add_argument("--pos", default="rope", help="the transformer's pos_encoding")
     p.add_argument("--layers", type=int, default=2)
@@ -63,6 +76,12 @@ def parse_args() -> argparse.Namespace:
 
 def build_task(a: argparse.Namespace):
     """The task and the lengths it is validated at."""
+    if a.task in TRANSDUCTION:
+        cfg = OmegaConf.load(f"{CONF_DIR}/task/{a.task}.yaml")
+        cfg.update(length=a.length, min_length=a.min_length, seed=a.seed)
+        inside = sorted({1 + round(i * (a.length - a.min_length) / 4) + a.min_length - 1 for i in range(5)})
+        beyond = [a.length + 1 + round(i * (3 * a.length - 1) / 7) for i in range(8)]
+        return instantiate(cfg), inside + beyond
     if a.task == "copy":
         task = CopyTask(length=a.length, vocab_size=a.vocab, seed=a.seed, min_length=a.min_length)
         powers = [2 ** k for k in range(0, (2 * a.length).bit_length()) if 2 ** k <= 2 * a.length]
@@ -110,7 +129,12 @@ def main() -> None:
                 accs = [sequence_correct(model(vx), vy)[0].float().mean().item() for vx, vy in val]
             model.train()
             by_length = " ".join(f"{n}:{acc:.2f}" for n, acc in zip(lengths, accs))
-            print(f"step {step + 1}  val {sum(accs) / len(accs):.3f}  by length {by_length}", flush=True)
+            split = ""
+            if a.task in TRANSDUCTION:
+                inside = [acc for n, acc in zip(lengths, accs) if n <= a.length]
+                beyond = [acc for n, acc in zip(lengths, accs) if n > a.length]
+                split = f"  in range {sum(inside) / len(inside):.3f}  beyond {sum(beyond) / len(beyond):.3f}"
+            print(f"step {step + 1}  val {sum(accs) / len(accs):.3f}{split}  by length {by_length}", flush=True)
     print(f"{time.perf_counter() - start:.0f} s")
 
 

@@ -15,7 +15,7 @@ from torch import Tensor
 from compare.errors import UserError, error_message
 from compare.live.influence import attention_maps, gradient_x_input
 from compare.live.runs import LiveModel, TaskGroup
-from compare.tasks.live_input import GENERATE, LiveInput
+from compare.tasks.live_input import FILL, GENERATE, LiveInput
 
 log = logging.getLogger("compare")
 
@@ -107,6 +107,11 @@ def length_warning(model: LiveModel, n: int) -> str | None:
 def answer(model: LiveModel, live: LiveInput) -> tuple[list[int], list[int], list[float]]:
     """(tokens fed, answer tokens, probability of each) — generating the copy one symbol at a time if needed."""
     net = model.model
+    if live.kind == FILL:  # read at once at the blanks that end the input, as far as the rule's answer goes
+        probs = net(torch.tensor([live.tokens]))[0, live.answer_at:].float().softmax(-1)
+        probs = probs[:len(live.expected)] if live.expected is not None else probs
+        best = probs.argmax(-1)
+        return list(live.tokens), best.tolist(), probs.gather(-1, best[:, None])[:, 0].tolist()
     if live.kind != GENERATE:
         probs = net(torch.tensor([live.tokens]))[0, -1].float().softmax(-1)
         best = int(probs.argmax())
@@ -146,8 +151,8 @@ def sample_text(model: LiveModel, tokens: list[int], sampling: Sampling) -> tupl
 
 
 def view(model: LiveModel, live: LiveInput, position: int = 1, sampling: Sampling | None = None) -> ModelView:
-    """One model on one input; ``position`` picks which generated symbol to explain (copy, from 1); ``sampling``
-    draws a text model's continuation."""
+    """One model on one input; ``position`` picks which symbol of a string answer to explain (copy, FILL; from 1);
+    ``sampling`` draws a text model's continuation."""
     v = ModelView(model)
     try:
         n = len(live.tokens) + (len(live.tokens) - 2 if live.kind == GENERATE else 0)
@@ -162,7 +167,8 @@ def view(model: LiveModel, live: LiveInput, position: int = 1, sampling: Samplin
         if live.expected is not None:
             v.correct = v.answer == live.expected
         k = min(max(position, 1), len(v.answer)) - 1
-        v.query = (len(live.tokens) - 1 + k) if live.kind == GENERATE else len(v.tokens) - 1
+        v.query = {GENERATE: len(live.tokens) - 1 + k,
+                   FILL: (live.answer_at or 0) + k}.get(live.kind, len(v.tokens) - 1)
         v.influence = gradient_x_input(model.model, v.tokens, v.query, v.answer[k]).tolist()
         v.attention = attention_maps(model.model, v.tokens)
         v.trace = keeps(model, v.tokens)

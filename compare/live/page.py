@@ -17,7 +17,7 @@ from compare.errors import UserError, error_message
 from compare.live import render
 from compare.live.analysis import MAX_DISTRACTORS, Sampling, analyse, distance_curve
 from compare.live.runs import Lab, TaskGroup
-from compare.tasks.live_input import GENERATE
+from compare.tasks.live_input import FILL, GENERATE
 
 log = logging.getLogger("compare")
 #: Analyses kept, so that moving an attention slider redraws without running the models again.
@@ -67,7 +67,7 @@ class Page:
         task = group.task
         return Setup(models=f"**Models on {label}**\n\n{lines}{skipped}", help=task.input_help(),
                      text=task.example_text(), distractors=task.supports_distractors,
-                     generates=task.answer_kind == GENERATE,
+                     generates=task.answer_kind in (GENERATE, FILL),
                      max_position=max(1, 4 * group.task.length),
                      layers=max((m.attention_layout[0] for m in attending), default=1),
                      heads=max((m.attention_layout[1] for m in attending), default=1),

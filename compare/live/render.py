@@ -12,7 +12,7 @@ import math
 
 from compare.live.analysis import Analysis, Curve, ModelView
 from compare.live.influence import METHOD
-from compare.tasks.live_input import GENERATE
+from compare.tasks.live_input import FILL, GENERATE
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
 ATTENTION_RGB = (8, 48, 107)
@@ -210,13 +210,14 @@ def card(v: ModelView, index: int, analysis: Analysis, layer: int, head: int, me
         verdict = ('<span class="lab-right">✓ right</span>' if v.correct
                    else f'<span class="lab-wrong">✗ {says} {html.escape(expected)}</span>')
     label = "copy" if live.kind == GENERATE else "answer"
-    scope = f" (all {len(v.answer)} symbols)" if live.kind == GENERATE else ""
+    scope = f" (all {len(v.answer)} symbols)" if live.kind in (GENERATE, FILL) else ""
     body = [f'<div class="lab-answer">{label}: <b class="lab-answer-text">{html.escape(v.answer_text)}</b> '
             f'<span class="lab-prob">p = {v.prob:.2f}{scope}</span> {verdict}</div>']
     if v.warning:
         body.append(f'<div class="lab-warn">{html.escape(v.warning)}: the answer may be off</div>')
     explained = html.escape(v.names[v.query]) if v.query < len(v.names) else ""
-    what = (f"symbol {v.query - len(live.tokens) + 2} of the copy" if live.kind == GENERATE else "the answer")
+    what = {GENERATE: f"symbol {v.query - len(live.tokens) + 2} of the copy",
+            FILL: f"symbol {v.query - (live.answer_at or 0) + 1} of the answer"}.get(live.kind, "the answer")
     body.append(f'<div class="lab-h">What {what} depends on ({METHOD}, read at the outlined token '
                 f"'{explained}')</div>")
     body.append(strip(v, v.influence, "influence", live.question_at, live.fact_span, set(live.inserted)))

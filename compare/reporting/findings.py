@@ -172,16 +172,16 @@ class Cell:
                         "beyond": length > hi, "tokens": by_len[length].get("tokens")})
         return out
 
-    def beyond_accuracy(self) -> Interval | None:
-        """Mean accuracy over the supported ladder lengths longer than any trained on (per seed, then over
-        seeds); None when the ladder has no longer length."""
+    def beyond_accuracy(self, metric: str = "seq_acc") -> Interval | None:
+        """Mean accuracy (``metric`` of the ladder: seq_acc or token_acc) over the supported ladder lengths longer
+        than any trained on (per seed, then over seeds); None when the ladder has no longer length."""
         hi = self.train_range[1]
         if not any(int(p["length"]) > hi for r in self.rows for p in r.get("ladder") or []):
             return None
 
         def beyond(r):
-            accs = [p["seq_acc"] for p in r.get("ladder") or [] if int(p["length"]) > hi
-                    and p.get("supported", True) and p.get("seq_acc") is not None]
+            accs = [p[metric] for p in r.get("ladder") or [] if int(p["length"]) > hi
+                    and p.get("supported", True) and p.get(metric) is not None]
             return mean(accs) if accs else None
         return t_interval(per_seed(self.rows, beyond), UNIT)
 

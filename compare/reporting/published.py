@@ -1,15 +1,20 @@
 """Published figures to print beside ours, with where each comes from, and the report blocks that show them.
 
-Only bAbI so far: test accuracy on the 1,000 test questions of tasks 1-3 (``task_metrics.test_acc`` of the
-babi task), one table per task id, our runs (mean ± 95% t half-width over seeds) above the published numbers.
+bAbI: test accuracy on the 1,000 test questions of tasks 1-3 (``task_metrics.test_acc`` of the babi task), one
+table per task id, our runs (mean ± 95% t half-width over seeds) above the published numbers.
+
+The Chomsky-hierarchy transduction tasks (``compare.tasks.transduction``): Delétang et al. 2023's score, the
+accuracy over the answer symbols averaged over test lengths longer than any trained on, beside its Table 2, with
+the best seed (what the paper reports) and the mean over seeds.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from compare.reporting.findings import cells_of
-from compare.reporting.intervals import UNIT, per_seed, t_interval
+from compare.reporting.findings import Cell, cells_of
+from compare.reporting.intervals import UNIT, Interval, per_seed, t_interval
+from compare.tasks.transduction import LEVELS
 
 WESTON_2015 = ("Weston et al. 2015, \"Towards AI-Complete Question Answering: A Set of Prerequisite Toy Tasks\", "
                "arXiv:1502.05698, Table 3 (LSTM baseline, 1k training questions)")
@@ -19,13 +24,18 @@ SUKHBAATAR_2015 = ("Sukhbaatar et al. 2015, \"End-To-End Memory Networks\", arXi
 
 @dataclass(frozen=True)
 class Published:
-    """One published test accuracy on one bAbI task, and its source."""
+    """One published test accuracy on one task (a bAbI task id, or a task's name), the training it had, and its
+    source; ``shown`` replaces the number where the source gives a bound rather than a value."""
 
-    task_id: int
-    train_set: str  # "1k" or "10k" training questions
+    task_id: int | str
+    train_set: str  # bAbI: "1k" or "10k" training questions; the Chomsky tasks: the training lengths
     model: str
     test_acc: float
     source: str
+    shown: str | None = None
+
+    def text(self) -> str:
+        return self.shown or f"{self.test_acc:.2f}"
 
 
 #: The published bAbI figures, as test accuracy (MemN2N's test error e printed as 1 - e).
@@ -89,9 +99,140 @@ def babi_published_blocks(rows: list[dict]) -> list[tuple]:
             table.append(["ours", model, train_set, acc.n, acc.text(), f"{acc.best:.2f}", cut.text(), "this sweep"])
         for p in BABI_PUBLISHED:
             if p.task_id == task_id:
-                table.append(["published", p.model, p.train_set, "", f"{p.test_acc:.2f}", "", "", p.source])
+                table.append(["published", p.model, p.train_set, "", p.text(), "", "", p.source])
         name = TASK_NAMES.get(task_id)
         blocks.append(("h3", f"bAbI qa{task_id}" + (f" ({name})" if name else "")))
         blocks.append(("table", ["", "model", "training questions", "seeds", "test accuracy", "best seed", "support cut",
                                  "source"], table))
+    return blocks
+
+
+DELETANG_TABLE2 = ("Delétang et al. 2023, \"Neural Networks and the Chomsky Hierarchy\", arXiv:2207.02098, Table 2 "
+                   "(best of 10 seeds and 3 learning rates; the transformer also best of 5 position encodings), as "
+                   "transcribed in Xu et al. 2025, \"DeltaFormer: Unlock the State Space of Transformer\", Table 5: the "
+                   "paper's own table could not be read here")
+DELETANG_REGULAR = ("Delétang et al. 2023, arXiv:2207.02098, Appendix B.1: \"all the networks, except for "
+                    "Transformers, solve all regular tasks perfectly for all the seeds\"")
+DELETANG_CYCLE = "Delétang et al. 2023, arXiv:2207.02098, Appendix B.3.2: the transformer's 61.9% on Cycle Navigation"
+DELETANG_EVEN = ("Delétang et al. 2023, arXiv:2207.02098, Section 5.4: the transformer solves Even Pairs (a score "
+                 "of at least 90%, the paper's line for solved); the number itself was not found in a readable copy")
+#: Delétang et al. 2023's scores (share of answer symbols right, averaged over test lengths 41-500 after training on
+#: 1-40, best of 10 seeds), for the RNN, the LSTM and the transformer on the tasks built here.
+CHOMSKY_PUBLISHED = (
+    Published("even_pairs", "1-40", "RNN", 1.00, DELETANG_REGULAR),
+    Published("even_pairs", "1-40", "LSTM", 1.00, DELETANG_REGULAR),
+    Published("even_pairs", "1-40", "Transformer", 0.90, DELETANG_EVEN, "≥ 0.90"),
+    Published("modular_arithmetic", "1-40", "RNN", 1.00, DELETANG_TABLE2),
+    Published("modular_arithmetic", "1-40", "LSTM", 1.00, DELETANG_TABLE2),
+    Published("modular_arithmetic", "1-40", "Transformer", 0.242, DELETANG_TABLE2),
+    Published("parity_check", "1-40", "RNN", 1.00, DELETANG_TABLE2),
+    Published("parity_check", "1-40", "LSTM", 1.00, DELETANG_TABLE2),
+    Published("parity_check", "1-40", "Transformer", 0.520, DELETANG_TABLE2),
+    Published("cycle_navigation", "1-40", "RNN", 1.00, DELETANG_REGULAR),
+    Published("cycle_navigation", "1-40", "LSTM", 1.00, DELETANG_REGULAR),
+    Published("cycle_navigation", "1-40", "Transformer", 0.619, DELETANG_CYCLE),
+    Published("stack_manipulation", "1-40", "RNN", 0.560, DELETANG_TABLE2),
+    Published("stack_manipulation", "1-40", "LSTM", 0.591, DELETANG_TABLE2),
+    Published("stack_manipulation", "1-40", "Transformer", 0.575, DELETANG_TABLE2),
+    Published("reverse_string", "1-40", "RNN", 0.620, DELETANG_TABLE2),
+    Published("reverse_string", "1-40", "LSTM", 0.609, DELETANG_TABLE2),
+    Published("reverse_string", "1-40", "Transformer", 0.623, DELETANG_TABLE2),
+    Published("duplicate_string", "1-40", "RNN", 0.503, DELETANG_TABLE2),
+    Published("duplicate_string", "1-40", "LSTM", 0.576, DELETANG_TABLE2),
+    Published("duplicate_string", "1-40", "Transformer", 0.528, DELETANG_TABLE2),
+)
+#: Our model (results row ``model``) -> the column of the paper's table it stands beside.
+PAPER_MODELS = {"rnn": "RNN", "lstm": "LSTM", "transformer": "Transformer"}
+#: The paper's line for "solved" (its Table 2 puts scores of 90% and more in bold).
+SOLVED = 0.90
+#: Tasks in the order of the paper's Table 2.
+TABLE2_ORDER = ("even_pairs", "modular_arithmetic", "parity_check", "cycle_navigation", "stack_manipulation",
+                "reverse_string", "duplicate_string")
+
+
+def chomsky_cells(rows: list[dict]) -> dict[str, list[Cell]]:
+    """The report's cells of the transduction tasks, {task: [cell, ...]} in the paper's task order, each task's
+    cells in the paper's column order (RNN, LSTM, transformer), then the others by label."""
+    levels = {r["task"]: (r.get("task_settings") or {}).get("level") for r in rows}
+    tasks = [t for t, level in levels.items() if level in LEVELS]
+    cells = cells_of([r for r in rows if r["task"] in tasks])
+    order = list(PAPER_MODELS)
+
+    def task_key(t):
+        return (LEVELS.index(levels[t]), TABLE2_ORDER.index(t) if t in TABLE2_ORDER else len(TABLE2_ORDER), t)
+
+    def cell_key(c: Cell):
+        model = c.rows[0]["model"]
+        return (order.index(model) if model in order else len(order), c.model, c.train_length)
+    return {t: sorted((c for by_length in cells[t].values() for c in by_length.values()), key=cell_key)
+            for t in sorted(cells, key=task_key)}
+
+
+def published_score(task: str, model: str) -> Published | None:
+    """The paper's score for our ``model`` (results row name) on ``task``, if it gives one."""
+    paper = PAPER_MODELS.get(model)
+    return next((p for p in CHOMSKY_PUBLISHED if p.task_id == task and p.model == paper), None)
+
+
+def _lengths(c: Cell) -> str:
+    beyond = sorted({int(p["length"]) for r in c.rows for p in r.get("ladder") or []
+                     if int(p["length"]) > c.train_range[1]})
+    if not beyond:
+        return "—"
+    return f"{beyond[0]}–{beyond[-1]} ({len(beyond)} lengths)"
+
+
+def differs(ours: Interval, paper: Published) -> bool:
+    """Whether our best seed and the paper's score tell another story: one at or above the paper's line for
+    solved and the other below it, or more than 0.10 apart."""
+    if ours.best is None:
+        return False
+    return (ours.best >= SOLVED) != (paper.test_acc >= SOLVED) or abs(ours.best - paper.test_acc) > 0.10
+
+
+def chomsky_published_blocks(rows: list[dict]) -> list[tuple]:
+    """One table of every transduction task and model: our score (mean over seeds and best seed) beside
+    Delétang et al.'s Table 2, then a sentence for each cell where ours tells another story than the paper."""
+    by_task = chomsky_cells(rows)
+    if not by_task:
+        return []
+    table, notes, sources = [], [], []
+    for task, cells in by_task.items():
+        for c in cells:
+            settings = c.rows[0].get("task_settings") or {}
+            score, exact = c.beyond_accuracy("token_acc"), c.beyond_accuracy("seq_acc")
+            model = c.rows[0]["model"]
+            paper = published_score(task, model)
+            if paper is not None and paper.source not in sources:
+                sources.append(paper.source)
+            table.append([settings.get("level", ""), settings.get("title", task), c.model,
+                          f"{c.train_range[0]}–{c.train_range[1]}", _lengths(c), c.seeds,
+                          c.stat("val_token_acc").text(),
+                          score.text() if score else "—",
+                          f"{score.best:.2f}" if score and score.best is not None else "—",
+                          exact.text() if exact else "—",
+                          f"{paper.text()} [{sources.index(paper.source) + 1}]" if paper else "—"])
+            if paper is not None and score is not None and differs(score, paper):
+                notes.append(f"{settings.get('title', task)}, {c.model}: our best seed scores {score.best:.2f} "
+                             f"(mean {score.text()}) where the paper has {paper.text()}.")
+    blocks: list[tuple] = [
+        ("h2", "Chomsky hierarchy beside Delétang et al. 2023"),
+        ("p", "Each task is posed as in the paper: the string, then one blank per answer symbol, and the answer read "
+              "at the blanks, all at once; nothing else is scored. Score: the share of answer symbols right (the "
+              "paper's per-sequence accuracy), averaged over the evaluated lengths longer than any trained on, per "
+              "seed. \"score (mean)\": over seeds, each seed's value in brackets (2-4 seeds) or ± the 95% t "
+              "half-width (5 or more); \"score (best seed)\": the highest seed, which is what the paper's Table 2 "
+              "reports (the best of 10 seeds). \"all symbols right\": the share of answers with every symbol right, "
+              "averaged the same way (the same number where the answer is one symbol). \"in range\": the share of "
+              "answer symbols right on the validation set, which spans the training lengths: a model that did not "
+              "fit them was not trained long enough to say anything beyond them. The paper trains on lengths 1-40 "
+              "for 1,000,000 steps and tests on 41-500; \"trained on\" and \"tested on\" give ours."),
+        ("table", ["level", "task", "model", "trained on", "tested on", "seeds", "in range", "score (mean)",
+                   "score (best seed)", "all symbols right", "Delétang et al. 2023"], table),
+        ("p", "Published scores: " + "; ".join(f"[{i + 1}] {s}" for i, s in enumerate(sources)) + "."
+         if sources else "No published score for these models.")]
+    if notes:
+        blocks.append(("p", "Where ours differs from the paper (the best seed and the paper's score on two sides of "
+                            f"{SOLVED:.2f}, the paper's line for solved, or more than 0.10 apart):"))
+        blocks.append(("list", notes))
     return blocks

@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from compare.errors import UserError
 
 #: Answer kinds: one token read at the last position, or (GENERATE, as copy) a string written greedily after the
-#: input, one token per input token before its last one (the separator), each fed back as the next input.
-ONE_TOKEN, GENERATE = "one_token", "generate"
+#: input, one token per input token before its last one (the separator), each fed back as the next input, or
+#: (FILL, the transduction tasks of Delétang et al. 2023) a string read all at once at the blanks that end the
+#: input, from ``answer_at`` on.
+ONE_TOKEN, GENERATE, FILL = "one_token", "generate", "fill"
 #: At most this many words are listed when an unknown word is reported.
 LISTED_WORDS = 40
 
@@ -32,6 +34,8 @@ class LiveInput:
     note: str | None = None
     # Tokens inserted by the "move the fact back" control, as indices into ``tokens``.
     inserted: list[int] = field(default_factory=list)
+    # Index of the first position the answer is read at (FILL; a ONE_TOKEN answer is read at the last position).
+    answer_at: int | None = None
 
 
 def listing(words: list[str]) -> str:

@@ -1,4 +1,5 @@
-"""TaskDataModule: a seeded stream of fresh training batches and a fixed validation set for any task."""
+"""TaskDataModule: a seeded stream of fresh training batches (or a fixed pool of them, ``data.train_size``) and a
+fixed validation set for any task."""
 
 from __future__ import annotations
 
@@ -50,17 +51,76 @@ class TaskStream(IterableDataset):
             step += 1
 
 
+class PoolStream(TaskStream):
+    """Batches from a fixed pool of ``train_size`` samples, visited once per epoch: a finite training set.
+
+    The pool is the first ``train_size / batch_size`` batches of the fresh stream (so its lengths are drawn as
+    training draws them). Each epoch shuffles the samples of each length among themselves (a seeded shuffle per
+    epoch), cuts them into batches of ``batch_size`` and visits those in a seeded order. Batch k is still a pure
+    function of (seed, k), so a resumed run continues the same epoch at the same batch.
+    """
+
+    def __init__(self, task: Task, batch_size: int, seed: int, device: torch.device, train_size: int,
+                 start: int = 0, rank: int = 0, world_size: int = 1) -> None:
+        check_train_size(train_size, batch_size)
+        super().__init__(task, batch_size, seed, device, start, rank, world_size)
+        self.batches_per_epoch = train_size // batch_size
+
+    def pool(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """The pool's samples, one (inputs, targets) pair of stacked rows per length."""
+        fresh = iter(TaskStream(self.task, self.batch_size, self.seed, self.device))
+        by_width: dict[int, list] = {}
+        for _ in range(self.batches_per_epoch):
+            x, y = next(fresh)
+            by_width.setdefault(x.shape[1], []).append((x, y))
+        return [(torch.cat([x for x, _ in b]), torch.cat([y for _, y in b])) for _, b in sorted(by_width.items())]
+
+    def epoch(self, pool: list, index: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Epoch ``index``'s batches: each length's samples shuffled and cut into batches, in a shuffled order."""
+        # Length -1 keeps these shuffles apart from every batch and evaluation set drawn from the run's seed.
+        g = torch.Generator().manual_seed(stream_seed(self.seed, index, -1))
+        batches = []
+        for x, y in pool:
+            order = torch.randperm(len(x), generator=g).to(x.device)
+            batches += [(x[i], y[i]) for i in order.split(self.batch_size)]
+        return [batches[i] for i in torch.randperm(len(batches), generator=g).tolist()]
+
+    def __iter__(self):
+        pool = self.pool()
+        share = self.batch_size // self.world_size
+        rows = slice(self.rank * share, (self.rank + 1) * share)
+        step = self.start
+        while True:
+            batches = self.epoch(pool, step // self.batches_per_epoch)
+            for inputs, targets in batches[step % self.batches_per_epoch:]:
+                yield (inputs, targets) if self.world_size == 1 else (inputs[rows], targets[rows])
+                step += 1
+
+
+def check_train_size(train_size: int, batch_size: int) -> None:
+    """A UserError unless ``train_size`` is a positive multiple of ``batch_size`` (the pool is whole batches)."""
+    check_positive("data.train_size", train_size)
+    if train_size % batch_size:
+        lower = max(batch_size, train_size // batch_size * batch_size)
+        raise UserError(f"data.train_size={train_size} is not accepted: the training pool is whole batches, so it "
+                        f"must be a multiple of data.batch_size={batch_size}, e.g. {lower} or {lower + batch_size}")
+
+
 class TaskDataModule(L.LightningDataModule):
-    """Wraps a Task: training batches drawn fresh each step, validation on a fixed seeded set."""
+    """Wraps a Task: training batches drawn fresh each step (or from a fixed pool of ``train_size`` samples, reused
+    epoch after epoch), validation on a fixed seeded set."""
 
     def __init__(self, task: Task, batch_size: int = 32, val_size: int = 256, eval_batch_size: int = 128,
-                 seed: int = 0, generate_on_device: bool = True) -> None:
+                 seed: int = 0, generate_on_device: bool = True, train_size: int | None = None) -> None:
         super().__init__()
         check_positive("data.batch_size", batch_size)
         check_positive("data.val_size", val_size)
         check_positive("data.eval_batch_size", eval_batch_size)
+        if train_size is not None:
+            check_train_size(train_size, batch_size)
         self.task = task
         self.batch_size, self.val_size, self.eval_batch_size = batch_size, val_size, eval_batch_size
+        self.train_size = train_size
         self.seed = seed
         self.generate_on_device = generate_on_device
         self._val = None
@@ -75,6 +135,9 @@ class TaskDataModule(L.LightningDataModule):
         trainer = self.trainer
         rank, world = (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
         start = trainer.global_step if trainer is not None else 0
+        if self.train_size is not None:
+            return PoolStream(self.task, self.batch_size, self.seed, self._device(), self.train_size, start, rank,
+                              world)
         return TaskStream(self.task, self.batch_size, self.seed, self._device(), start, rank, world)
 
     def train_dataloader(self) -> DataLoader:
