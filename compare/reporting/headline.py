@@ -10,21 +10,36 @@ that overlap, a budget too small to separate the models. Every number in it is a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from statistics import median
+
+from hydra.utils import get_object
 
 from compare.reporting.findings import BEATS, NO_VALUE, ONE_SEED, OVERLAP, Cell, _rate, verdict
 from compare.reporting.intervals import Interval
 
-#: Models whose memory is attention over every token read (a key-value cache that grows with the input, or stops
-#: at a window); every other model carries a state of fixed size.
-ATTENTION_MODELS = ("transformer",)
 #: At most this many models are named in the cost sentence (the fastest and slowest are kept).
 MAX_COST_MODELS = 6
 
 
 def is_attention(cell: Cell) -> bool:
-    """Whether the cell's model reads by attention (a transformer, windowed or not)."""
-    return any(str(r.get("model")) in ATTENTION_MODELS for r in cell.rows)
+    """Whether the cell's model reads by attention over every token it read (a key-value cache that grows with the
+    input, or stops at a window); every other model carries a state of fixed size.
+
+    The model class says so through the model contract: ``returns_attention`` (forward can return one
+    (time x time) map per layer: each position's weights over every earlier one), read from the class named by the
+    row's ``config.model._target_``, so a new model is placed by its own class, not by a list kept here."""
+    return any(_returns_attention(((r.get("config") or {}).get("model") or {}).get("_target_")) for r in cell.rows)
+
+
+@cache
+def _returns_attention(target: str | None) -> bool:
+    if not target:
+        return False
+    try:
+        return getattr(get_object(target), "returns_attention", False) is True
+    except Exception:  # noqa: BLE001 - a class an old results.json names that is gone now: no attention claimed
+        return False
 
 
 @dataclass

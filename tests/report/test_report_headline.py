@@ -5,9 +5,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+import yaml
+
+from compare.config import CONF_DIR
+from compare.models import TransformerLM
 from compare.reporting.findings import cells_of
-from compare.reporting.headline import in_short
+from compare.reporting.headline import in_short, is_attention
 from compare.reporting.page import to_html, to_markdown
+
+
+def target(model: str) -> str:
+    """The model class conf/model/<model>.yaml builds, as a results row's config names it."""
+    return yaml.safe_load((Path(CONF_DIR) / "model" / f"{model}.yaml").read_text())["_target_"]
 
 
 def row(model: str, seed: int, acc: float, task: str = "copy", length: int = 8, rate: float = 1000.0,
@@ -15,7 +25,7 @@ def row(model: str, seed: int, acc: float, task: str = "copy", length: int = 8, 
     """A finished results row with what the report reads."""
     return {"task": task, "model": model, "train_length": length, "seed": seed, "val_seq_acc": acc,
             "val_loss": 1.0 - acc, "train_tokens_per_s": rate + seed, "params": params, "steps": steps,
-            "config": {"optimizer": {"lr": 1e-3}, "model": {}}, "ladder": []}
+            "config": {"optimizer": {"lr": 1e-3}, "model": {"_target_": target(model)}}, "ladder": []}
 
 
 def seeds(model: str, accs: list[float], **kw) -> list[dict]:
@@ -68,10 +78,33 @@ def test_one_seed_and_a_budget_too_small_are_named():
 
 def test_a_sweep_of_one_kind_says_it_does_not_weigh_attention_against_recurrence():
     rows = seeds("transformer", [0.9, 0.95]) + [{**r, "config": {"optimizer": {"lr": 1e-3},
-                                                                 "model": {"pos_encoding": "rope"}}}
+                                                                 "model": {"_target_": target("transformer"),
+                                                                           "pos_encoding": "rope"}}}
                                                 for r in seeds("transformer", [0.5, 0.4])]
     text = headline(rows)
     assert "Only one kind of model ran on copy (attention models only)" in text
+
+
+class RenamedAttention(TransformerLM):
+    """A model that attends, under a name the report has never seen."""
+
+    name = "hybrid"
+
+
+@pytest.mark.parametrize("model,attends", [("transformer", True), ("lstm", False), ("gru", False), ("rnn", False),
+                                           ("linear_attention", False), ("mingru", False), ("minlstm", False)])
+def test_attention_is_what_the_model_class_declares_not_its_name(model, attends):
+    # The model contract's returns_attention, read from the class the run's config built: a new model class is
+    # placed by what it declares, whatever it is called.
+    assert is_attention(cells_of(seeds(model, [0.5, 0.6]))["copy"][model][8]) is attends
+    renamed = [{**r, "model": "hybrid", "config": {"optimizer": {"lr": 1e-3},
+                                                  "model": {"_target_": f"{__name__}.RenamedAttention"}}}
+               for r in seeds("transformer", [0.9, 0.95])]
+    text = headline(seeds(model, [0.2, 0.25]) + renamed)
+    if attends:
+        assert "Only one kind of model ran on copy (attention models only)" in text
+    else:
+        assert text.startswith(f"Attention wins on copy at length 8 (hybrid 0.93 against {model} 0.23")
 
 
 def test_report_opens_with_in_short_and_folds_the_findings(two_seed_sweep: Path, tmp_path: Path):
