@@ -20,6 +20,7 @@ import os
 import sys
 import warnings
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Callable, Iterator
 
 
@@ -68,9 +69,24 @@ def error_message(exc: BaseException) -> str:
         parts = [str(exc)]
         if isinstance(exc.__cause__, OmegaConfBaseException):
             parts.append(str(exc.__cause__))
-        return fold_lines("\n".join(parts))
+        return fold_lines("\n".join(parts)) + _group_options(exc)
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _group_options(exc: BaseException) -> str:
+    """'; Available options in <group>: ...' for a config Hydra could not load without listing the options it
+    has (an option of a list such as ``logger=[tensorboard,cvs]``), from the project's conf/ folder."""
+    from hydra.errors import MissingConfigException
+
+    from compare.config import CONF_DIR
+
+    missing = getattr(exc, "missing_cfg_file", None) if isinstance(exc, MissingConfigException) else None
+    if not missing or exc.options or "/" not in missing or missing.startswith("hydra/"):
+        return ""
+    group = missing.rsplit("/", 1)[0]
+    names = sorted(p.stem for p in (Path(CONF_DIR) / group).glob("*.yaml"))
+    return f"; Available options in '{group}': {', '.join(names)}" if names else ""
 
 
 def fold_lines(text: str) -> str:

@@ -73,6 +73,9 @@ CASES = {
     "unknown preemption signal": (["preemption.signals=[SIGFOO]"], ["'SIGFOO' is not a catchable signal"]),
     "zero grace time": (["preemption.grace_s=0"], ["preemption.grace_s=0", "seconds > 0"]),
     "unknown target": (["task._target_=compare.tasks.NoSuchTask"], ["compare.tasks.NoSuchTask"]),
+    "misspelled logger": (["logger=csvv"], ["logger/csvv", "csv, mlflow, tensorboard, wandb"]),
+    "misspelled logger in a list": (["logger=[tensorboard,cvs]"], ["logger/cvs", "csv, mlflow, tensorboard, wandb"]),
+    "training pool not whole batches": (["data.train_size=50"], ["data.train_size=50", "data.batch_size=32"]),
 }
 
 
