@@ -57,6 +57,11 @@ class Contest:
         return self.attention[1].mean >= self.fixed[1].mean
 
     @property
+    def level(self) -> bool:
+        """Whether the two means are equal as the headline prints them (two decimals)."""
+        return f"{self.attention[1].mean:.2f}" == f"{self.fixed[1].mean:.2f}"
+
+    @property
     def winner(self) -> tuple[str, Interval]:
         return self.attention if self.attention_ahead else self.fixed
 
@@ -126,10 +131,15 @@ def story_sentences(found: list[Contest], one_kind: list[str], cells: dict) -> l
     if unclear:
         out.append("No clear winner on " + _join([f"{c.where()} ({c.numbers()})" for c in unclear])
                    + ": the 95% intervals overlap.")
-    single = [c for c in found if c.outcome == ONE_SEED]
+    single = [c for c in found if c.outcome == ONE_SEED and not c.level]
     if single:
         out.append("Ahead on one seed, with no interval to judge it by: " + _join(
             [f"{c.winner[0]} on {c.where()} ({c.numbers()})" for c in single]) + ".")
+    level = [c for c in found if c.outcome == ONE_SEED and c.level]
+    if level:
+        out.append("Level on one seed: " + _join(
+            [f"{c.attention[0]} and {c.fixed[0]} on {c.where()} (both {c.attention[1].mean:.2f})" for c in level])
+            + ".")
     if found and not (attention or fixed):
         out.insert(0, "Neither attention nor a fixed-size state wins any task here by the report's rule (95% "
                       "intervals that do not overlap).")

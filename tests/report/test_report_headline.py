@@ -76,6 +76,14 @@ def test_one_seed_and_a_budget_too_small_are_named():
     assert "Attention wins" not in text and "Recurrence" not in text
 
 
+def test_one_seed_each_at_the_same_accuracy_is_level_not_ahead():
+    text = headline(seeds("transformer", [1.0]) + seeds("lstm", [1.0]) + seeds("transformer", [0.6], task="parity")
+                    + seeds("lstm", [0.9], task="parity"))
+    assert "Level on one seed: transformer and lstm on copy at length 8 (both 1.00)." in text
+    assert "Ahead on one seed, with no interval to judge it by: lstm on parity at length 8 (lstm 0.90" in text
+    assert "transformer on copy" not in text
+
+
 def test_a_sweep_of_one_kind_says_it_does_not_weigh_attention_against_recurrence():
     rows = seeds("transformer", [0.9, 0.95]) + [{**r, "config": {"optimizer": {"lr": 1e-3},
                                                                  "model": {"_target_": target("transformer"),
