@@ -35,6 +35,27 @@ def make_cfg(tmp_path):
     return make
 
 
+@pytest.fixture
+def killed_and_resumed(make_cfg, tmp_path):
+    """Factory: killed_and_resumed(overrides, step) -> (uninterrupted row, resumed row). Run "a" goes through; run
+    "b" goes through too and is then put back to what a kill after ``step`` leaves (its rolling checkpoint of that
+    step as last.ckpt, results.json 'running') and resumed. ``overrides`` must keep every rolling checkpoint
+    (callbacks.resume_checkpoint.save_top_k=-1) at a period that ``step`` is a multiple of."""
+    from compare.runs.results import read_results, write_results
+    from compare.train import train
+
+    def run(overrides: list[str], step: int) -> tuple[dict, dict]:
+        reference = train(make_cfg(overrides, sub="a"))
+        train(make_cfg(overrides, sub="b"))
+        b = tmp_path / "b"
+        shutil.copy(b / "checkpoints" / f"epoch=0-step={step}.ckpt", b / "checkpoints" / "last.ckpt")
+        write_results(b, {**read_results(b / "results.json"), "status": "running", "steps": 0, "val_loss": None})
+        resumed = train(make_cfg([*overrides, "resume=true"], sub="b"))
+        assert resumed["status"] == "ok" and resumed["resumed_from"].endswith("last.ckpt")
+        return reference, resumed
+    return run
+
+
 #: Headless Chromium and its driver, where installed (browser tests skip without them).
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 CHROMEDRIVER = shutil.which("chromedriver")

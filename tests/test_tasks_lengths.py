@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 import torch
 
 from compare.config.build import build
 from compare.errors import UserError
-from compare.runs.results import read_results, write_results
 from compare.tasks import CopyTask
 from compare.tasks.qa import QATask
 from compare.tasks.selective_copy import SelectiveCopyTask
@@ -103,15 +100,8 @@ TINY = ["model=lstm", "model.param_budget=null", "model.hidden_size=16", "task.l
 METRICS = ("val_loss", "val_token_acc", "val_seq_acc", "val_acc_by_length", "acc_by_length", "steps", "scored_step")
 
 
-def test_resumed_run_with_a_length_range_ends_as_the_uninterrupted_one(make_cfg, tmp_path):
-    # The pattern of tests/test_recovery.py: run b is put back to what a kill at step 10 leaves, then resumed.
-    reference = train(make_cfg(TINY, sub="a"))
-    train(make_cfg(TINY, sub="b"))
-    run = tmp_path / "b"
-    shutil.copy(run / "checkpoints" / "epoch=0-step=10.ckpt", run / "checkpoints" / "last.ckpt")
-    write_results(run, {**read_results(run / "results.json"), "status": "running", "steps": 0, "val_loss": None})
-    resumed = train(make_cfg([*TINY, "resume=true"], sub="b"))
-    assert resumed["status"] == "ok" and resumed["resumed_from"].endswith("last.ckpt")
+def test_resumed_run_with_a_length_range_ends_as_the_uninterrupted_one(killed_and_resumed):
+    reference, resumed = killed_and_resumed(TINY, step=10)
     for key in METRICS:
         assert resumed[key] == reference[key], key
     assert reference["train_lengths"] == [2, 6] and reference["train_length"] == 6

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections import Counter
 
 import pytest
@@ -10,10 +9,8 @@ import torch
 
 from compare.config.build import build
 from compare.errors import UserError
-from compare.runs.results import read_results, write_results
 from compare.tasks.copy import CopyTask
 from compare.tasks.parity_check import ParityCheckTask
-from compare.train import train
 from compare.training.datamodule import PoolStream, TaskDataModule, TaskStream
 
 CPU = torch.device("cpu")
@@ -78,15 +75,9 @@ TINY = ["model=lstm", "model.param_budget=null", "model.hidden_size=16", "task=p
 METRICS = ("val_loss", "val_token_acc", "val_seq_acc", "val_acc_by_length", "acc_by_length", "steps", "scored_step")
 
 
-def test_a_resumed_run_on_a_pool_ends_as_the_uninterrupted_one(make_cfg, tmp_path):
-    # 4 batches an epoch: the kill at step 10 falls inside the third epoch. The pattern of tests/test_recovery.py.
-    reference = train(make_cfg(TINY, sub="a"))
-    train(make_cfg(TINY, sub="b"))
-    run = tmp_path / "b"
-    shutil.copy(run / "checkpoints" / "epoch=0-step=10.ckpt", run / "checkpoints" / "last.ckpt")
-    write_results(run, {**read_results(run / "results.json"), "status": "running", "steps": 0, "val_loss": None})
-    resumed = train(make_cfg([*TINY, "resume=true"], sub="b"))
-    assert resumed["status"] == "ok" and resumed["resumed_from"].endswith("last.ckpt")
+def test_a_resumed_run_on_a_pool_ends_as_the_uninterrupted_one(killed_and_resumed):
+    # 4 batches an epoch: the kill at step 10 falls inside the third epoch.
+    reference, resumed = killed_and_resumed(TINY, step=10)
     for key in METRICS:
         assert resumed[key] == reference[key], key
     assert reference["config"]["data"]["train_size"] == 64
