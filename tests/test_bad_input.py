@@ -121,6 +121,16 @@ def test_a_run_that_fails_before_the_model_is_built_leaves_a_failed_row(tmp_path
     assert "traceback" not in row  # a user's mistake needs no traceback, a crash keeps one (see test_recovery)
 
 
+def test_a_setting_that_does_not_resolve_leaves_a_failed_row(tmp_path, monkeypatch, capsys):
+    """An interpolation naming a missing key fails before the run's row exists; without a row of its own, a sweep's
+    report counted the run as still running."""
+    code, err = run_cli(["trainer.max_steps=${plan.x}"], tmp_path / "run", monkeypatch, capsys)
+    row = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert code == 2 and "plan.x" in err.strip().splitlines()[-1]
+    assert row["status"] == "failed" and "plan.x" in row["error"] and row["steps"] == 0
+    assert row["config"]["trainer"]["max_steps"] == "${plan.x}"  # the config as written, since it cannot resolve
+
+
 def test_full_error_switch_shows_the_traceback(tmp_path, monkeypatch):
     monkeypatch.setenv("HYDRA_FULL_ERROR", "1")
     monkeypatch.setattr(sys, "argv", ["compare-train", "task.vocab_size=1", f"hydra.run.dir={tmp_path}"])

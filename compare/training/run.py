@@ -61,7 +61,12 @@ def train(cfg: DictConfig) -> dict:
         log.info("%s already finished (status %s); kept as it is", out, plan.previous["status"])
         return plan.previous
     t_start = time.time()
-    row = first_row(cfg, out, plan)
+    try:
+        row = first_row(cfg, out, plan)
+    except Exception as e:  # a setting that does not resolve: recorded, or the sweep's report counts it as running
+        if write:
+            write_results(out, unresolved_row(cfg, out, e))
+        raise
     row["cluster_job"] = cluster_job_id()  # how a requeued cluster job recognises its own earlier attempt
     trainer: L.Trainer | None = None
 
@@ -121,6 +126,16 @@ def first_row(cfg: DictConfig, out: Path, plan: ResumePlan) -> dict:
     if plan.checkpoint is not None:
         row["resumed_from"] = str(plan.checkpoint)
     return row
+
+
+def unresolved_row(cfg: DictConfig, out: Path, e: Exception) -> dict:
+    """The failed row of a run whose config does not resolve (an interpolation naming a missing key): the config
+    as written, the error, and every measured value empty."""
+    return {"status": "failed", "model": OmegaConf.select(cfg, "model._target_", throw_on_resolution_failure=False),
+            "task": None, "train_length": None, "params": None, "seed": cfg.get("seed"), "steps": 0,
+            "val_token_acc": None, "val_seq_acc": None, "acc_by_length": {}, "train_tokens_per_s": None,
+            "wall_s": 0.0, "peak_mem_mb": None, "output_dir": str(out), "error": error_message(e),
+            "versions": library_versions(), "config": OmegaConf.to_container(cfg, resolve=False)}
 
 
 def build_parts(cfg: DictConfig, row: dict) -> RunParts:
