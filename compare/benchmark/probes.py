@@ -1,13 +1,9 @@
-"""Probes of one training step: its FLOPs, the attention kernel it ran, the device's peak, page faults."""
+"""Probes of one training step: the attention kernel it ran and the device's peak (its FLOPs:
+compare.training.flops; its page faults: compare.training.step_timer)."""
 
 from __future__ import annotations
 
-import resource
-from contextlib import nullcontext
-
 import torch
-
-from compare.training.module import sequence_loss
 
 #: Dense bf16 peak FLOP/s of GPUs we know, for model FLOPs utilisation (override with --peak-flops).
 PEAK_BF16_FLOPS = {"H100": 989e12, "H200": 989e12, "A100": 312e12, "L40S": 362e12, "A10G": 125e12, "L4": 121e12}
@@ -21,22 +17,6 @@ SDPA_KERNELS = {
     "_scaled_dot_product_cudnn_attention": "cuDNN",
     "_scaled_dot_product_fused_attention_overrideable": "fused (backend)",
 }
-
-
-def step_flops(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> int:
-    """FLOPs of one forward+backward, counted by torch's FlopCounterMode (matmuls and attention)."""
-    from torch.nn.attention import SDPBackend
-    from torch.nn.attention import sdpa_kernel as sdpa_kernel_choice
-    from torch.utils.flop_counter import FlopCounterMode
-
-    counter = FlopCounterMode(display=False)
-    # The counter has no formula for the CPU flash kernel; the math backend runs the same attention as
-    # counted matmuls (full T x T, the usual convention for MFU, as the GPU kernels' formulas also count).
-    backend = sdpa_kernel_choice(SDPBackend.MATH) if inputs.device.type == "cpu" else nullcontext()
-    with counter, backend:
-        sequence_loss(model(inputs), targets).backward()
-    model.zero_grad(set_to_none=True)
-    return counter.get_total_flops()
 
 
 def aten_ops(model: torch.nn.Module, inputs: torch.Tensor, autocast) -> set[str]:
@@ -78,8 +58,3 @@ def device_peak_flops(device: torch.device) -> float | None:
         return None
     name = torch.cuda.get_device_name(device)
     return next((peak for key, peak in PEAK_BF16_FLOPS.items() if key in name), None)
-
-
-def minor_page_faults() -> int:
-    """Minor page faults of this process so far (memory the allocator had to map afresh)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt

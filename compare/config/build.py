@@ -29,7 +29,9 @@ def build(node: DictConfig, **kwargs):
 def build_model(model_cfg: DictConfig, vocab_size: int):
     """The plain ``nn.Module`` described by ``model_cfg``, sized for ``vocab_size`` tokens; a UserError naming
     what is missing when it does not honour the model contract (compare.models.SequenceModel)."""
-    ctor = OmegaConf.masked_copy(model_cfg, [k for k in model_cfg if k not in MODEL_RUN_KEYS])
+    # Resolved while still in its config, so a preset's interpolation (${plan.${size}.params}) finds its keys.
+    resolved = OmegaConf.to_container(model_cfg, resolve=True)
+    ctor = OmegaConf.create({k: v for k, v in resolved.items() if k not in MODEL_RUN_KEYS})
     model = build(ctor, vocab_size=vocab_size)
     check_model_contract(model)
     return model

@@ -45,6 +45,10 @@ class SequenceModel(nn.Module, ABC):
     - ``trace(tokens) -> {series name: [one float per token]}``: what the model keeps and drops while reading one
       sequence, e.g. a gate's mean over units and the state's norm after each token; compare-lab draws each
       series under the input. A series whose name holds "gate" lies in [0, 1]. The default, {}, shows nothing.
+    - ``analytic_flops(length) -> dict``: {submodule name: FLOPs of one forward and backward pass over one
+      sequence of ``length`` tokens} for layers whose kernels torch's FlopCounterMode cannot see (a fused cuDNN or
+      oneDNN recurrence); the training-compute count uses these in place of what it counted inside them
+      (:mod:`compare.training.flops`). Plain PyTorch matmuls, einsums and attention are counted without it.
     """
 
     name: str
@@ -77,6 +81,10 @@ class SequenceModel(nn.Module, ABC):
     def trace(self, tokens: Tensor) -> dict[str, list[float]]:  # noqa: ARG002 - the default shows nothing
         """Per-token series of what the model keeps while reading ``tokens`` (one sequence, (time,) or (1, time)),
         in the order to show them; {} when the model has none to show."""
+        return {}
+
+    def analytic_flops(self, length: int) -> dict[str, int]:
+        """{submodule name: forward+backward FLOPs over ``length`` tokens} for layers the FLOP counter cannot see."""
         return {}
 
 

@@ -69,6 +69,18 @@ class RecurrentLM(SequenceModel):
         """Width and depth, for the HParams table."""
         return {"hidden_size": self.hidden_size, "num_layers": self.rnn.num_layers}
 
+    def analytic_flops(self, length: int) -> dict[str, int]:
+        """The recurrent layer's matmuls over ``length`` tokens, forward and backward: FlopCounterMode cannot see
+        inside the fused oneDNN (CPU) and cuDNN (GPU) kernels. Per token and layer the gates (4 for an LSTM, 3 for
+        a GRU, 1 for an Elman RNN) take 2 x gates x hidden x (input + hidden) FLOPs forward; the backward takes as
+        many for the weights' gradients and as many for the inputs' and the previous states', less one step's
+        state gradient (the initial state is zeros and needs none). The element-wise gate arithmetic is not
+        counted, as for every other model (compare.training.flops)."""
+        gates = {"lstm": 4, "gru": 3, "rnn": 1}[self.name]
+        h = self.hidden_size  # every layer's input is h wide: the embedding has the hidden size
+        per_layer = 3 * length * 2 * gates * h * (h + h) - 2 * gates * h * h
+        return {"rnn": per_layer * self.rnn.num_layers}
+
     def mechanism(self, length: int) -> dict:
         """Sequential steps one forward pass over ``length`` tokens takes, and numbers carried per sequence while reading."""
         if length < 1:

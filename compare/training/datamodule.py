@@ -18,6 +18,16 @@ def loader_generator() -> torch.Generator:
     return torch.Generator().manual_seed(0)
 
 
+def step_seed_of(task: Task, seed: int, step: int) -> int:
+    """The seed of training batch ``step``: its contents and its length come from it alone."""
+    return stream_seed(seed, step, task.length)
+
+
+def step_tokens(task: Task, seed: int, step: int) -> int:
+    """Tokens in one input of training batch ``step`` (its length is drawn from the seed, so known in advance)."""
+    return task.sequence_length(task.draw_length(step_seed_of(task, seed, step)))
+
+
 class TaskStream(IterableDataset):
     """Endless training batches; batch k is a pure function of (seed, k), so a resumed run continues the stream.
 
@@ -43,7 +53,7 @@ class TaskStream(IterableDataset):
         share = self.batch_size // self.world_size
         rows = slice(self.rank * share, (self.rank + 1) * share)
         while True:
-            step_seed = stream_seed(self.seed, step, self.task.length)
+            step_seed = step_seed_of(self.task, self.seed, step)
             generator.manual_seed(step_seed)
             # One length per batch, drawn from the same per-step seed: batch k still depends on (seed, k) only.
             inputs, targets = self.task.sample(self.batch_size, self.task.draw_length(step_seed), generator)

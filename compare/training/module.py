@@ -10,9 +10,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from compare.errors import UserError
 from compare.evaluation.metrics import SequenceAccuracy
 from compare.models.sizing import count_params
 from compare.tasks.base import IGNORE
+from compare.training.flops import FlopsPerSequence
 
 
 #: The attribute Lightning writes on a LightningModule around every hook call (see ``__setattr__``).
@@ -67,6 +69,17 @@ class SequenceModule(L.LightningModule):
         self.forward_fn = torch.compile(model) if compile else model
         self.val_acc = SequenceAccuracy()
         self.num_params = count_params(model)
+        #: With a time budget (budget.seconds): the share of it spent, 0 to 1, which the learning-rate schedule
+        #: follows instead of the step count (compare.training.budget); None: the schedule runs over max_steps.
+        self.budget_progress: Callable[[], float] | None = None
+        self._flops: FlopsPerSequence | None = None
+
+    @property
+    def flops_per_sequence(self) -> FlopsPerSequence:
+        """FLOPs of one forward and backward pass over one input of a given length (counted once per length)."""
+        if self._flops is None:
+            self._flops = FlopsPerSequence(self.model)
+        return self._flops
 
     def __setattr__(self, name: str, value) -> None:
         # Lightning sets _current_fx_name around every hook call (46 times a training step); a plain attribute
@@ -139,5 +152,13 @@ class SequenceModule(L.LightningModule):
         if self.scheduler_factory is None:
             return optimizer
         total = self.trainer.max_steps if self.trainer.max_steps > 0 else 1000
-        scheduler = self.scheduler_factory(optimizer, total_steps=total)
+        if self.budget_progress is None:
+            scheduler = self.scheduler_factory(optimizer, total_steps=total)
+        else:
+            try:
+                scheduler = self.scheduler_factory(optimizer, total_steps=total, progress=self.budget_progress)
+            except TypeError:
+                raise UserError("budget.seconds needs a learning-rate schedule that can follow the time spent "
+                                "(a `progress` argument, as scheduler=warmup_cosine has); "
+                                f"{self.scheduler_factory} has none") from None
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

@@ -20,12 +20,14 @@ from compare.errors import UserError, error_message
 from compare.runs.resume import ResumePlan, cluster_job_id, last_checkpoint, plan_resume
 from compare.runs.results import RESULTS_FILE, library_versions, write_results
 from compare.training import ddp
+from compare.training.budget import follow_time_budget, plan_budget
 from compare.training.callbacks import LengthLadderCallback, ThroughputCallback
+from compare.training.compute import ComputeCallback
 from compare.training.datamodule import TaskDataModule
 from compare.training.module import SequenceModule, TrainingDiverged
 from compare.training.preemption import Preemption, PreemptionCallback, preemption_of
 from compare.training.scored import scored_model, scored_validation
-from compare.training.threads import apply_threads
+from compare.training.threads import apply_threads, flush_denormals
 from compare.training.trainer import build_callbacks, build_trainer
 
 log = logging.getLogger("compare")
@@ -52,6 +54,7 @@ def train(cfg: DictConfig) -> dict:
     if (nprocs := ddp.processes_to_start(cfg)) > 1:
         return ddp.run_ranks(train, cfg, nprocs)  # this process becomes rank 0 and comes back here
     apply_threads(cfg)
+    flush_denormals()
     out = Path(cfg.output_dir)
     write = cfg.get("write_results", True)
     check_output_dir(out, "output_dir")
@@ -80,9 +83,12 @@ def train(cfg: DictConfig) -> dict:
             if write:
                 write_results(out, row)  # a killed run leaves "running" and its config, which resume checks against
             parts = build_parts(cfg, row)
+            budget = plan_budget(cfg, parts.module, parts.datamodule)
+            row["budget"] = budget.row()
             stop.raise_if_requested()
             trainer = build_trainer(cfg, [*parts.callbacks, PreemptionCallback(stop)], plan.purge_from,
-                                    parts.module.num_params)
+                                    parts.module.num_params, budget.trainer_overrides)
+            follow_time_budget(trainer, parts.module, budget)
             if plan.checkpoint is not None:
                 log.info("resuming from %s", plan.checkpoint)
             trainer.fit(parts.module, datamodule=parts.datamodule, ckpt_path=plan.checkpoint)
@@ -120,6 +126,7 @@ def first_row(cfg: DictConfig, out: Path, plan: ResumePlan) -> dict:
         "val_token_acc": None, "val_seq_acc": None, "val_loss": None, "val_acc_by_length": {},
         "acc_by_length": {}, "ladder": [],
         "train_tokens_per_s": None, "step_time_s": None, "wall_s": None, "peak_mem_mb": None,
+        "train_flops": None, "flops_per_token": None, "train_seconds": None,
         "output_dir": str(out), "versions": library_versions(),
         "config": OmegaConf.to_container(cfg, resolve=True),
     }
@@ -176,7 +183,7 @@ def score(row: dict, trainer: L.Trainer, parts: RunParts) -> None:
                val_acc_by_length=val["by_length"])
     row["task_metrics"] = parts.task.extra_metrics(model, datamodule.eval_batch_size)
     for cb in parts.callbacks:
-        if isinstance(cb, ThroughputCallback):
+        if isinstance(cb, (ThroughputCallback, ComputeCallback)):
             row.update(cb.summary)
         if isinstance(cb, LengthLadderCallback):
             if trainer.is_global_zero and cb.scored != which:  # the callback was set to other weights

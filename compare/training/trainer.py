@@ -42,18 +42,20 @@ def build_loggers(cfg: DictConfig, purge_from: int | None) -> list | bool:
     return loggers or False
 
 
-def build_trainer(cfg: DictConfig, callbacks: list, purge_from: int | None, num_params: int) -> L.Trainer:
+def build_trainer(cfg: DictConfig, callbacks: list, purge_from: int | None, num_params: int,
+                  overrides: dict | None = None) -> L.Trainer:
     """``cfg.trainer`` with the run's callbacks, loggers and progress bar; the parameter count goes to every logger,
     and to every logger but TensorBoard the run's whole resolved config (their run pages list it as the run's
     parameters; TensorBoard's HParams row is the dashboard callback's, settings against final metrics).
 
     Checkpoints are written atomically (``checkpoint_plugins``) unless ``trainer.plugins`` names its own.
+    ``overrides``: Trainer settings that replace the config's (a compute budget's max_steps or max_time).
     """
     quiet_console()  # every process that trains, DDP ranks included, before Lightning prints its banner
     show_bar, bar = progress_bar_callbacks(cfg.progress_bar)
     extra = {} if cfg.trainer.get("plugins") else {"plugins": checkpoint_plugins()}
     trainer = build(cfg.trainer, callbacks=callbacks + bar, logger=build_loggers(cfg, purge_from),
-                    enable_progress_bar=show_bar, **extra)
+                    enable_progress_bar=show_bar, **extra, **(overrides or {}))
     for lg in trainer.loggers:
         settings = {"params": num_params}
         if not isinstance(lg, TensorBoardLogger):
