@@ -9,11 +9,13 @@ import os
 from pathlib import Path
 
 from compare.reporting.findings import (Cell, accuracy_sentences, by_axis, cells_of, cost_sentence, fmt_lr,
-                                        lr_sentences, numeric_axes, run_summary_sentence, slice_sentences)
+                                        lr_sentences, run_summary_sentence, slice_sentences)
 from compare.reporting.frontier import frontier_blocks
 from compare.reporting.headline import headline_blocks
 from compare.reporting.published import babi_published_blocks, chomsky_published_blocks
 from compare.reporting.results_csv import device_of
+from compare.reporting.scaling import (curve_axes, headline, metric_name, position_sentences, position_table,
+                                      scaling_sentences, scored_by)
 from compare.runs.records import RunRecord, unfinished_summary
 
 #: Figures drawn across tasks, in the order the report shows them.
@@ -59,6 +61,7 @@ def findings_blocks(cells: dict, rows: list[dict], device: str, solved: float) -
         sentences += lr_sentences(task, cells[task])
         sentences += accuracy_sentences(task, cells[task], solved)
         sentences += slice_sentences(task, cells[task])
+        sentences += scaling_sentences(task, cells[task]) + position_sentences(task, cells[task])
     for task in sorted(cells):
         for what in ("throughput", "memory"):
             s = cost_sentence(task, cells[task], what, device)
@@ -187,6 +190,7 @@ def task_blocks(task: str, by_model: dict[str, dict[int, Cell]], made: dict[str,
                         "95% t half-width (5 or more)."))
     blocks += axis_blocks(task, by_model)
     blocks += frontier_blocks(task, by_model)
+    blocks += position_table(task, by_model)
     metric_names = sorted({k for _, _, c in cells for k in c.task_metrics()})
     if metric_names:
         blocks.append(("h3", f"Task-specific metrics ({task})"))
@@ -199,15 +203,17 @@ def axis_blocks(task: str, by_model: dict[str, dict[int, Cell]]) -> list[tuple]:
     """For each numeric setting that differs between this task's cells: accuracy at the training length with that
     setting across, one row per configuration otherwise equal."""
     blocks: list[tuple] = []
-    for axis in numeric_axes(by_model):
+    for axis in curve_axes(by_model):
         lines = by_axis(by_model, axis)
+        some = next(c for cs in by_model.values() for c in cs.values())
         values = sorted({v for by_label in lines.values() for vs in by_label.values() for v in vs})
-        table = [[label, L] + [vs[v].accuracy().text() if v in vs else "" for v in values]
+        table = [[label, L] + [headline(vs[v]).text() if v in vs else "" for v in values]
                  for L, by_label in sorted(lines.items()) for label, vs in sorted(by_label.items())]
-        blocks += [("h3", f"{task}: accuracy against {axis}"),
+        blocks += [("h3", f"{task}: {scored_by(some)} against {axis}"),
                    ("table", ["configuration", "train length"] + [f"{axis}={v}" for v in values], table),
-                   ("p", f"Exact-sequence accuracy at the training length (as in the mechanism table) for each value "
-                         f"of {axis}; a row is one configuration otherwise equal, named without {axis}.")]
+                   ("p", f"{metric_name(some).capitalize()} at the training length (for accuracy as in the mechanism "
+                         f"table) for each value of {axis}; a row is one configuration otherwise equal, named without "
+                         f"{axis}.")]
     return blocks
 
 

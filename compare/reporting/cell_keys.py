@@ -27,6 +27,8 @@ SET_ASIDE: dict[str, str] = {
     "plan": "a preset's table of settings (why_attention, recall_frontier): what it sets is compared in task.* "
             "and trainer.*",
     "rung": "a preset's choice of a row of its plan: compared as the task.* and trainer.* settings it picks",
+    "size": "a preset's choice of a row of its plan (scaling): compared as the model.param_budget and budget.flops "
+            "it picks",
     "trainer.default_root_dir": "where Lightning writes",
     "trainer.enable_model_summary": "console output only",
     "trainer.enable_progress_bar": "console output only",
@@ -58,9 +60,11 @@ AXIS_TAGS = {
     "model.n_heads": lambda v: f"{v} head{'s' if v != 1 else ''}",
     "data.batch_size": lambda v: f"batch {v}",
     "trainer.max_steps": lambda v: f"{v} steps",
+    "budget.flops": lambda v: f"{v:.3g} FLOPs" if isinstance(v, (int, float)) else f"flops={v}",
+    "budget.seconds": lambda v: f"{v:g} s" if isinstance(v, (int, float)) else f"seconds={v}",
 }
 #: Axes of these groups come first in a label, in this order.
-AXIS_ORDER = ("model", "task", "data", "optimizer", "scheduler", "trainer", "eval", "callbacks")
+AXIS_ORDER = ("model", "task", "data", "optimizer", "scheduler", "trainer", "budget", "eval", "callbacks")
 
 
 def is_set_aside(key: str) -> bool:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from compare.reporting import figures
-from compare.reporting.findings import Cell, by_axis, cells_of, numeric_axes
+from compare.reporting.findings import Cell, by_axis, cells_of
 from compare.reporting.frontier import ZOOLOGY_FIG2, frontier_lines, query_accuracy
+from compare.reporting.scaling import curve_axes, headline, metric_name, scored_by
+from compare.reporting.scaling_figures import scaling_figures
 from compare.runs.atomic import atomic_write_bytes
 from compare.runs.records import RunRecord
 
@@ -75,17 +77,21 @@ def task_figures(out: FigureSet, task: str, by_model: dict[str, dict[int, Cell]]
                  f"{task}: exact-sequence accuracy by {axis.replace('_', ' ')}, at the training length"
                  + (" and (panels \"evaluated at\") at the longest evaluated length, past the lengths trained on"
                     if longer else "") + ". " + ERROR_BARS)
-    for axis in numeric_axes(by_model):
+    for axis in curve_axes(by_model):
+        some = next(c for cs in by_model.values() for c in cs.values())
+        kind, name = scored_by(some), metric_name(some)
         panels = {f"{task}: trained at length {L}":
-                  {label: [(v, c.accuracy().mean, *_ends(c.accuracy())) for v, c in sorted(values.items())]
+                  {label: [(v, headline(c).mean, *_ends(headline(c))) for v, c in sorted(values.items())]
                    for label, values in lines.items()}
                   for L, lines in sorted(by_axis(by_model, axis).items())}
-        out.save(f"accuracy_vs_{axis}_{task}.png",
-                 figures.metric_vs_train_length(panels, "exact-sequence accuracy", f"{task}: accuracy against {axis}",
-                                                ylim=(-0.05, 1.05), xlabel=axis),
-                 f"{task}: exact-sequence accuracy at the training length against {axis}, a setting that differs "
+        out.save(f"{kind}_vs_{axis}_{task}.png",
+                 figures.metric_vs_train_length(panels, name, f"{task}: {kind} against {axis}",
+                                                ylim=(-0.05, 1.05) if kind == "accuracy" else None, xlabel=axis,
+                                                zero_based=kind == "accuracy"),
+                 f"{task}: {name} at the training length against {axis}, a setting that differs "
                  f"between the runs of this sweep; one line per configuration otherwise equal (its label without "
                  f"{axis}), one panel per training length. " + ERROR_BARS)
+    scaling_figures(out, task, by_model)
     if lines := frontier_lines(by_model):
         panels = {f"{task}: trained at length {L}":
                   {model: [(state, query_accuracy(c).mean, *_ends(query_accuracy(c))) for state, c in pts]

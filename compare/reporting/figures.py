@@ -170,7 +170,8 @@ def _point(p) -> tuple:
 
 
 def metric_vs_train_length(rows_by_task: dict[str, dict[str, list[tuple]]], ylabel: str,
-                           title: str, log_y: bool = False, ylim=None, xlabel: str = "training length") -> Figure:
+                           title: str, log_y: bool = False, ylim=None, xlabel: str = "training length",
+                           zero_based: bool = True) -> Figure:
     """One panel per task: ``rows_by_task[task][model]`` = [(training length, value[, 95% lo, hi])], one
     line per model, error bars where there is an interval. ``xlabel`` names another x (any numeric setting
     swept, e.g. model.num_layers): positive values spanning a factor of 4 or more are spaced by octaves, others
@@ -200,12 +201,20 @@ def metric_vs_train_length(rows_by_task: dict[str, dict[str, list[tuple]]], ylab
             ax.set_yscale("log")
         elif ylim:
             ax.set_ylim(*ylim)
-        else:
+        elif zero_based:
             ax.set_ylim(bottom=0)
-        ax.set_title(f"{task}", fontsize=10)
-        ax.set_xlabel(xlabel)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
+        _label_panel(ax, f"{task}", xlabel)
+    return _finish(fig, axes, ylabel, title)
+
+
+def _label_panel(ax, name: str, xlabel: str, legend_size: float = 8, **legend) -> None:
+    ax.set_title(name, fontsize=10)
+    ax.set_xlabel(xlabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=legend_size, **legend)
+
+
+def _finish(fig: Figure, axes, ylabel: str, title: str) -> Figure:
     axes[0].set_ylabel(ylabel)
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
@@ -283,3 +292,37 @@ def attention_grid(maps, tokens: list[str], title: str) -> Figure:
     fig.tight_layout()
     return fig
 
+
+
+def curves_vs_compute(panels: dict[str, dict[str, dict]], xlabel: str, ylabel: str, title: str) -> Figure:
+    """One panel per training length: ``panels[title][model]`` = {"sizes": {size label: [(x, y)]}, "frontier":
+    [(x, y)]}; each size's curve thin, the model's frontier (the best of its sizes up to each x) thick, log x."""
+    fig, axes = _panels(len(panels), width=5.0, height=3.8)
+    for ax, (name, models) in zip(axes, panels.items()):
+        for model, parts in sorted(models.items()):
+            colour = model_colour(model)
+            for size, pts in parts["sizes"].items():
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], "-", color=colour, alpha=0.35, lw=1)
+                ax.annotate(size, pts[-1][:2], fontsize=6, color=colour, alpha=0.8)
+            front = parts["frontier"]
+            ax.step([p[0] for p in front], [p[1] for p in front], where="post", color=colour, lw=2.2, label=model)
+        ax.set_xscale("log")
+        _label_panel(ax, name, xlabel)
+    return _finish(fig, axes, ylabel, title)
+
+
+def loss_by_position(panels: dict[str, dict[str, dict]], title: str) -> Figure:
+    """Loss against position in the context (log x), one line per model and size (darker: larger) with its fitted
+    a + b t^-c dashed: ``panels[title][label]`` = {"model", "rank", "of", "losses", "fit"}."""
+    fig, axes = _panels(len(panels), width=5.4, height=4.0)
+    for ax, (name, entries) in zip(axes, panels.items()):
+        for label, e in entries.items():
+            colour = model_colour(e["model"])
+            alpha = 0.35 + 0.65 * (e["rank"] + 1) / e["of"]
+            ts = list(range(1, len(e["losses"]) + 1))
+            ax.plot(ts, e["losses"], "-", color=colour, alpha=alpha, lw=1, label=label)
+            if e["fit"].decreasing:  # a flat or rising curve has no power law to draw
+                ax.plot(ts, [e["fit"](t) for t in ts], "--", color=colour, alpha=alpha, lw=0.8)
+        ax.set_xscale("log", base=2)
+        _label_panel(ax, name, "position in the context t (bytes read)", 6, ncol=2)
+    return _finish(fig, axes, "held-out loss at position t (nats)", title)

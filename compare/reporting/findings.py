@@ -324,13 +324,13 @@ def verdict(ia: Interval, ib: Interval) -> str:
     return OVERLAP if ia.overlaps(ib) else BEATS
 
 
-def compare_pair(a: str, ia: Interval, b: str, ib: Interval) -> str:
+def compare_pair(a: str, ia: Interval, b: str, ib: Interval, higher_is_better: bool = True) -> str:
     """'a beats b' only when their 95% intervals do not overlap, 'no clear difference' when they do; with one
-    seed on either side the sentence says the comparison rests on one seed."""
+    seed on either side the sentence says the comparison rests on one seed. ``higher_is_better=False`` for a loss."""
     said = verdict(ia, ib)
     if said == NO_VALUE:
-        return f"{a} vs {b}: no accuracy to compare"
-    if ib.mean > ia.mean:
+        return f"{a} vs {b}: no {'accuracy' if higher_is_better else 'value'} to compare"
+    if (ib.mean > ia.mean) == higher_is_better and ib.mean != ia.mean:
         a, ia, b, ib = b, ib, a, ia
     nums = f"{ia.text()} vs {ib.text()}"
     if said != ONE_SEED:

@@ -53,7 +53,8 @@ def frontier_lines(by_model: dict[str, dict[int, Cell]]) -> dict[int, dict[str, 
     for cells in by_model.values():
         for length, c in cells.items():
             state = c.mechanism().get("state_size")
-            if state is not None:
+            # A task scored by its loss (text_lm) draws loss against state size instead (compare.reporting.scaling).
+            if state is not None and not any((r.get("task_settings") or {}).get("scored_by") == "loss" for r in c.rows):
                 out[length][c.base or c.model].append((int(state), c))
     if not any(len({s for s, _ in pts}) > 1 for lines in out.values() for pts in lines.values()):
         return {}

@@ -19,11 +19,12 @@ from compare.reporting.findings import cells_of, lr_of, seed_groups
 from compare.runs.records import RunRecord
 
 CSV_COLUMNS = ["run", "status", "task", "model", "cell", "train_length", "seed", "params", "steps", "val_seq_acc",
-               "val_token_acc", "val_loss", "train_tokens_per_s", "step_time_s", "peak_mem_mb", "wall_s", "device"]
+               "val_token_acc", "val_loss", "train_tokens_per_s", "step_time_s", "peak_mem_mb", "wall_s", "device",
+               "train_flops", "flops_per_token", "train_seconds"]
 #: Per-run columns from the config and the newer row keys (empty in rows written before them).
 RUN_COLUMNS = ["lr", "window", "train_range", "scored_step", "parallel_over_time", "sequential_depth", "state_size"]
 #: Row keys aggregated over the seeds of a cell.
-CELL_KEYS = ["val_seq_acc", "val_loss", "train_tokens_per_s", "peak_mem_mb"]
+CELL_KEYS = ["val_seq_acc", "val_loss", "train_tokens_per_s", "peak_mem_mb", "train_flops"]
 
 
 def device_of(row: dict) -> str:
