@@ -14,6 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.ticker import NullFormatter  # noqa: E402
 
 #: One colour per model, stable across figures. The parallel-scan variants sit near their full recurrent
 #: cousins' hue family, a windowed transformer (label ``transformer-w<W>``) near the transformer's red, and the
@@ -76,8 +77,11 @@ def _panels(n: int, width: float = 4.2, height: float = 3.3, max_cols: int = 4):
 
 def _log2_lengths(ax, lengths) -> None:
     ticks = sorted(set(lengths))
-    if len(ticks) > 8:  # e.g. the state sizes of many models: a label per value would overlap, decades read well
+    if len(ticks) > 8 or max(ticks) >= 10_000:
+        # Many values (the state sizes of many models) or large ones (parameter counts): a label per value would
+        # overlap, decades read well.
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())
         return
     ax.set_xscale("log", base=2)
     ax.set_xticks(ticks)
