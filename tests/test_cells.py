@@ -101,7 +101,8 @@ def test_every_set_aside_key_exists_in_the_shipped_configs_and_seed_and_paths_to
     keys: set[str] = set()
     for choice in SHIPPED:
         keys |= set(_flat_keys(choice))
-    for preset, jobs in ((p, sweep_jobs(p)) for p in ("why_attention", "positions", "context_window", "tuned")):
+    for preset, jobs in ((p, sweep_jobs(p)) for p in ("why_attention", "positions", "context_window", "tuned",
+                                                      "scaling")):
         keys |= set(flat_config(job_config(preset, jobs[0])))
     # No stale entry: each set-aside key is a key (or a group of keys) of some shipped config.
     stale = [k for k in SET_ASIDE if not any(key == k or key.startswith(k + ".") for key in keys)
