@@ -99,6 +99,14 @@ def test_linear_scan_equals_the_loop_with_inputs_of_either_sign(length):
     assert (b < 0).any() and linear_scan(a.float(), b.float()).dtype == torch.float32
 
 
+@pytest.mark.parametrize("length", [1, 2, 7, 33])
+def test_linear_scan_backward_is_the_gradient(length):
+    """linear_scan has its own backward (a reverse scan); torch's numerical gradient check in float64."""
+    a = torch.rand(2, length, 3, 2, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(2, length, 3, 2, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(linear_scan, (a, b))
+
+
 @pytest.mark.parametrize("length", [1, 7, 64, 100])
 def test_mamba_scan_equals_sequential(length):
     model = MambaLM(VOCAB, num_layers=2, d_model=24, d_state=8).eval()

@@ -74,8 +74,10 @@ class SelectiveSSM(nn.Module):
         a = exp(Δ A) and b = Δ B u of shape (batch, time, d_inner, d_state), C of (batch, time, d_state); float32."""
         dt, b, c = self.x_proj(u).float().split([self.dt_rank, self.d_state, self.d_state], dim=-1)
         dt = F.softplus(self.dt_proj(dt.to(u.dtype)).float())
-        a = torch.exp(dt[..., None] * -torch.exp(self.A_log.float()))
-        return a, (dt * u.float())[..., None] * b[..., None, :], c
+        # Outer products as einsums: their backward is a batched matmul, where a broadcast product's would
+        # materialise the (batch, time, d_inner, d_state) product once more and then sum it.
+        a = torch.exp(torch.einsum("bte,en->bten", dt, -torch.exp(self.A_log.float())))
+        return a, torch.einsum("bte,btn->bten", dt * u.float(), b), c
 
     def forward(self, x: Tensor, mode: str) -> Tensor:
         branch, gate = self.in_proj(x).chunk(2, dim=-1)

@@ -30,7 +30,28 @@ def linear_scan(a: Tensor, b: Tensor) -> Tensor:
     """
     dtype = b.dtype
     work = torch.promote_types(dtype, torch.float32)
-    return _scan(a.to(work), b.to(work)).to(dtype)
+    return _LinearScan.apply(a.to(work), b.to(work)).to(dtype)
+
+
+class _LinearScan(torch.autograd.Function):
+    """The scan with its own backward, which is the same recurrence run backwards in time: with g_t the gradient
+    reaching h_t through every later state, g_t = dL/dh_t + a_{t+1} g_{t+1}, and then dL/db_t = g_t and
+    dL/da_t = g_t h_{t-1}. So backward is one more scan and a product, and only a and h are kept for it; autograd
+    through the scan's own steps would keep every round's pairs and pay for their strided slices."""
+
+    @staticmethod
+    def forward(ctx, a: Tensor, b: Tensor) -> Tensor:
+        h = _scan(a, b)
+        ctx.save_for_backward(a, h)
+        return h
+
+    @staticmethod
+    def backward(ctx, grad_h: Tensor) -> tuple[Tensor, Tensor]:
+        a, h = ctx.saved_tensors
+        later = F.pad(a[:, 1:], (0, 0) * (a.dim() - 2) + (0, 1))  # a_{t+1}; nothing follows the last position
+        g = _scan(later.flip(1), grad_h.flip(1)).flip(1)
+        before = F.pad(h[:, :-1], (0, 0) * (h.dim() - 2) + (1, 0))  # h_{t-1}, with h_0 = 0
+        return g * before, g
 
 
 def _scan(a: Tensor, b: Tensor) -> Tensor:

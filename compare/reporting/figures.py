@@ -20,8 +20,9 @@ from matplotlib.lines import Line2D  # noqa: E402
 #: rotary transformer (the why_attention demo's) a darker red, apart from the learned table's when both are drawn.
 MODEL_COLOURS = {"lstm": "#1f77b4", "gru": "#2ca02c", "rnn": "#9467bd", "transformer": "#d62728",
                  "transformer-rope": "#8b0000", "minlstm": "#17becf", "mingru": "#bcbd22",
-                 "linear_attention": "#ff7f0e", "transformer-window": "#e377c2"}
-_SPARE = ["#8c564b", "#7f7f7f", "#aec7e8", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#dbdb8d"]
+                 "linear_attention": "#ff7f0e", "transformer-window": "#e377c2", "mamba": "#8c564b",
+                 "deltanet": "#393b79"}
+_SPARE = ["#7f7f7f", "#aec7e8", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#dbdb8d"]
 _ASSIGNED: dict[str, str] = {}
 
 
@@ -170,11 +171,12 @@ def _point(p) -> tuple:
 
 
 def metric_vs_train_length(rows_by_task: dict[str, dict[str, list[tuple]]], ylabel: str,
-                           title: str, log_y: bool = False, ylim=None, xlabel: str = "training length") -> Figure:
+                           title: str, log_y: bool = False, ylim=None, xlabel: str = "training length",
+                           xlabels: dict[str, str] | None = None) -> Figure:
     """One panel per task: ``rows_by_task[task][model]`` = [(training length, value[, 95% lo, hi])], one
     line per model, error bars where there is an interval. ``xlabel`` names another x (any numeric setting
     swept, e.g. model.num_layers): positive values spanning a factor of 4 or more are spaced by octaves, others
-    (and any 0) evenly."""
+    (and any 0) evenly. ``xlabels`` gives single panels (by key) their own x label."""
     tasks = sorted(rows_by_task)
     fig, axes = _panels(len(tasks))
     for ax, task in zip(axes, tasks):
@@ -203,7 +205,7 @@ def metric_vs_train_length(rows_by_task: dict[str, dict[str, list[tuple]]], ylab
         else:
             ax.set_ylim(bottom=0)
         ax.set_title(f"{task}", fontsize=10)
-        ax.set_xlabel(xlabel)
+        ax.set_xlabel((xlabels or {}).get(task, xlabel))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     axes[0].set_ylabel(ylabel)

@@ -50,3 +50,5 @@ def test_a_size_sweep_reports_recall_against_state_size_beside_zoology(cli, tmp_
     png = sweep / "report" / "figures" / "accuracy_vs_state_size_mqar.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "accuracy_vs_state_size_mqar.png" in md
+    # Beside our panel, Zoology's published curves at the same 64 tokens and 4 pairs, against its model dimension.
+    assert "the panel marked Zoology Fig. 2: the published curves at the same input length and pairs" in md
