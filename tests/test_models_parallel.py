@@ -87,7 +87,8 @@ def test_chunked_attention_equals_recurrent(name, length, chunk_size):
 
 
 @pytest.mark.parametrize("length", [1, 2, 7, 64, 100])
-def test_linear_scan_equals_the_loop_with_inputs_of_either_sign(length):
+@pytest.mark.parametrize("chunk", [1, 4, 16])
+def test_linear_scan_equals_the_loop_with_inputs_of_either_sign(length, chunk):
     """The SSM's b = Δ B x is negative as often as positive: the scan must not assume b > 0 as minGRU's does."""
     a = torch.rand(3, length, 5, 4, dtype=torch.float64)
     b = torch.randn(3, length, 5, 4, dtype=torch.float64)
@@ -95,16 +96,17 @@ def test_linear_scan_equals_the_loop_with_inputs_of_either_sign(length):
     for t in range(length):
         h = a[:, t] * h + b[:, t]
         expected.append(h)
-    torch.testing.assert_close(linear_scan(a, b), torch.stack(expected, dim=1))
+    torch.testing.assert_close(linear_scan(a, b, chunk), torch.stack(expected, dim=1))
     assert (b < 0).any() and linear_scan(a.float(), b.float()).dtype == torch.float32
 
 
 @pytest.mark.parametrize("length", [1, 2, 7, 33])
-def test_linear_scan_backward_is_the_gradient(length):
-    """linear_scan has its own backward (a reverse scan); torch's numerical gradient check in float64."""
+@pytest.mark.parametrize("chunk", [1, 4, 16])
+def test_linear_scan_backward_is_the_gradient(length, chunk):
+    """linear_scan has its own backward (the recurrence backwards in time); torch's numerical check in float64."""
     a = torch.rand(2, length, 3, 2, dtype=torch.float64, requires_grad=True)
     b = torch.randn(2, length, 3, 2, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(linear_scan, (a, b))
+    assert torch.autograd.gradcheck(lambda a, b: linear_scan(a, b, chunk), (a, b))
 
 
 @pytest.mark.parametrize("length", [1, 7, 64, 100])
@@ -208,15 +210,17 @@ def test_unknown_mode_in_forward_is_named():
 def test_mechanism_counts_steps_and_state():
     gru = MinRNNLM(VOCAB, "mingru", num_layers=3, hidden_size=10)
     assert gru.mechanism(1) == {"parallel_over_time": True, "sequential_depth": 3, "state_size": 30}
-    # Heinsen's scan within 64-token chunks (6 rounds), then the linear scan over 16 chunks (up and down: 8).
+    # Heinsen's scan within 64-token chunks (6 rounds), then Blelloch's over 16 chunks (up and down: 8, and one to
+    # add what enters each chunk).
     assert gru.mechanism(64)["sequential_depth"] == 3 * 6
-    assert gru.mechanism(1000)["sequential_depth"] == 3 * (6 + 8)
+    assert gru.mechanism(1000)["sequential_depth"] == 3 * (6 + 9)
     assert MinRNNLM(VOCAB, "mingru", hidden_size=10, mode="sequential").mechanism(50)["sequential_depth"] == 100
     la = LinearAttentionLM(VOCAB, num_layers=2, n_heads=4, d_model=32)
     assert la.mechanism(500) == {"parallel_over_time": True, "sequential_depth": 2, "state_size": 2 * 4 * (8 * 8 + 8)}
     mamba = MambaLM(VOCAB, num_layers=2, d_model=8, d_state=4, d_conv=3, expand=2)
     # Per layer 16 inner channels x 4 states, and the convolution's last 2 inputs of each inner channel.
-    assert mamba.mechanism(100) == {"parallel_over_time": True, "sequential_depth": 2 * 2 * 7,
+    # 15 steps inside 16-token chunks, Blelloch's 2 x 3 rounds over the 7 chunks, 1 to add the entering states.
+    assert mamba.mechanism(100) == {"parallel_over_time": True, "sequential_depth": 2 * (15 + 6 + 1),
                                     "state_size": 2 * (16 * 4 + 2 * 16)}
     assert MambaLM(VOCAB, d_model=8, mode="sequential").mechanism(50)["sequential_depth"] == 100
     delta = DeltaNetLM(VOCAB, num_layers=2, n_heads=2, d_model=16, conv_size=4, chunk_size=64)

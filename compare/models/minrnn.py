@@ -61,7 +61,7 @@ def log_space_scan(log_a: Tensor, log_b: Tensor, chunk: int = SCAN_CHUNK) -> Ten
     :mod:`compare.models.scan` (the same recurrence over chunks: H_n = decay_n H_{n-1} + h_local_n), which only
     multiplies and adds positive numbers and so loses nothing to cancellation; a decay product that underflows
     to 0 is a state that really is forgotten. This brings the 16k error to ~4e-5; the depth is log2(chunk)
-    plus that scan's 2 log2(chunks) (``minrnn_scan_depth``).
+    plus that scan's rounds over the chunks (``minrnn_scan_depth``).
     """
     dtype = log_a.dtype
     log_a, log_b = log_a.float(), log_b.float()  # a bf16 sum of logs would be off by whole units
@@ -76,7 +76,7 @@ def log_space_scan(log_a: Tensor, log_b: Tensor, chunk: int = SCAN_CHUNK) -> Ten
     decay = a_star.exp()  # how much of the state entering a chunk survives to each of its positions
 
     # State at the end of each chunk, H_n = decay_n H_{n-1} + h_local_n, for all n at once.
-    h_n = linear_scan(decay[:, :, -1], h_local[:, :, -1])
+    h_n = linear_scan(decay[:, :, -1], h_local[:, :, -1], chunk=1)  # few chunks: Blelloch's scan over them all
     entering = F.pad(h_n[:, :-1], (0, 0, 1, 0))  # the first chunk starts from h_0 = 0
     h = h_local + decay * entering[:, :, None]
     return h.reshape(batch, -1, dim)[:, :t].to(dtype)
@@ -87,7 +87,7 @@ def minrnn_scan_depth(length: int, chunk: int = SCAN_CHUNK) -> int:
     chunk (log2 of its length), then the linear-space scan over the chunks' states when there are several."""
     within = max(1, math.ceil(math.log2(min(length, chunk))))
     chunks = math.ceil(length / chunk)
-    return within + (scan_depth(chunks) if chunks > 1 else 0)
+    return within + (scan_depth(chunks, chunk=1) if chunks > 1 else 0)
 
 
 def sequential_scan(log_a: Tensor, log_b: Tensor) -> Tensor:
