@@ -44,7 +44,7 @@ def test_isolated_row_reports_its_own_process_memory(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--models", "lstm,mamba"], "mamba"),
+    (["--models", "lstm,hyena"], "hyena"),
     (["--lengths", "7"], "even"),
     (["--lengths", "a,b"], "integers"),
     (["--pairs", "0"], "--pairs"),
@@ -68,23 +68,24 @@ def test_bench_models_cover_every_model_config_and_skip_missing_keys(monkeypatch
     from compare.benchmark import rows
 
     known = rows.bench_models()
-    assert {"lstm", "transformer-sdpa", "mingru", "minlstm", "linear-attention", "transformer-window"} <= set(known)
+    assert {"lstm", "transformer-sdpa", "mingru", "minlstm", "linear-attention", "transformer-window", "mamba",
+            "deltanet"} <= set(known)
     groups = {o.split("=", 1)[1] for overrides in known.values() for o in overrides if o.startswith("model=")}
     assert groups == {p.stem for p in (Path(rows.CONF_DIR) / "model").glob("*.yaml")}
     monkeypatch.setitem(rows.MODELS, "transformer-ghost", ["model=transformer", "model.ghost_width=3"])
-    monkeypatch.setitem(rows.MODELS, "mamba", ["model=mamba"])
+    monkeypatch.setitem(rows.MODELS, "hyena", ["model=hyena"])
     assert rows.unavailable_reason("transformer-ghost") == "conf/model/transformer.yaml has no key model.ghost_width"
-    assert rows.unavailable_reason("mamba") == "conf/model/mamba.yaml does not exist"
-    assert "transformer-ghost" not in rows.bench_models() and "mamba" not in rows.bench_models()
+    assert rows.unavailable_reason("hyena") == "conf/model/hyena.yaml does not exist"
+    assert "transformer-ghost" not in rows.bench_models() and "hyena" not in rows.bench_models()
 
 
 def test_a_model_this_checkout_cannot_build_is_refused_with_the_reason(monkeypatch, capsys):
     from compare.benchmark import rows
 
-    monkeypatch.setitem(rows.MODELS, "mamba", ["model=mamba"])
+    monkeypatch.setitem(rows.MODELS, "hyena", ["model=hyena"])
     with pytest.raises(SystemExit) as e:
-        bench.main(["--models", "mamba"])
-    assert e.value.code == 2 and "conf/model/mamba.yaml does not exist" in capsys.readouterr().err
+        bench.main(["--models", "hyena"])
+    assert e.value.code == 2 and "conf/model/hyena.yaml does not exist" in capsys.readouterr().err
 
 
 def test_reused_composition_equals_a_fresh_one():
@@ -106,10 +107,10 @@ def test_reused_composition_equals_a_fresh_one():
 
 def test_new_models_run_as_bench_rows(tmp_path):
     out = tmp_path / "bench.json"
-    bench.main(["--models", "mingru,linear-attention,transformer-window", "--lengths", "16", "--no-isolate",
-                "--json", str(out), *TINY, "--override", "transformer-window:model.window=4"])
+    bench.main(["--models", "mingru,linear-attention,transformer-window,mamba,deltanet", "--lengths", "16",
+                "--no-isolate", "--json", str(out), *TINY, "--override", "transformer-window:model.window=4"])
     rows = {r["model"]: r for r in json.loads(out.read_text())["rows"]}
-    assert set(rows) == {"mingru", "linear-attention", "transformer-window"}
+    assert set(rows) == {"mingru", "linear-attention", "transformer-window", "mamba", "deltanet"}
     assert all(r["ratio"] > 0 for r in rows.values())
     # A window the sequence outgrows needs a mask, which SDPA still runs (on a CPU through its math fallback or
     # the CPU flash kernel); the kernel is probed for every SDPA model, not only transformer-sdpa.

@@ -141,7 +141,7 @@ def test_deadline_skips_what_no_longer_fits_and_says_so(tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["--only", "bench,fast"], "fast"),
-    (["--models", "lstm,mamba"], "mamba"),
+    (["--models", "lstm,hyena"], "hyena"),
     (["--demo-jobs", "0"], "--demo-jobs"),
 ])
 def test_bad_arguments_name_the_bad_value(args, message, capsys, tmp_path):

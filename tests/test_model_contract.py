@@ -24,7 +24,8 @@ CHOICES = sorted(p.relative_to(MODEL_DIR).with_suffix("").as_posix() for p in MO
 
 
 def test_every_model_yaml_is_covered():
-    assert {"lstm", "gru", "rnn", "transformer", "mingru", "minlstm", "linear_attention"} <= set(CHOICES)
+    assert {"lstm", "gru", "rnn", "transformer", "mingru", "minlstm", "linear_attention", "mamba",
+            "deltanet"} <= set(CHOICES)
     assert "positions/rope" in CHOICES and "positions/learned" in CHOICES
 
 

@@ -1,4 +1,4 @@
-"""Parallel-trainable sequence models: minGRU, minLSTM and causal linear attention.
+"""Parallel-trainable sequence models: minGRU, minLSTM, causal linear attention, Mamba and DeltaNet.
 
 Each has a parallel form for training and a step-by-step form for reading; they must give the same
 outputs from the same weights, keep to the parameter budget, and learn.
@@ -14,18 +14,21 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
 from compare.errors import UserError
-from compare.models import LinearAttentionLM, MinRNNLM, RecurrentLM, count_params
+from compare.models import DeltaNetLM, LinearAttentionLM, MambaLM, MinRNNLM, RecurrentLM, count_params
+from compare.models.deltanet import chunked_delta_rule, recurrent_delta_rule
 from compare.models.minrnn import MinGRU, MinLSTM, g, log_g, log_space_scan, sequential_scan
+from compare.models.scan import linear_scan
 from compare.tasks import IGNORE, CopyTask
 
 VOCAB = 17
 CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")
 CELLS = ("mingru", "minlstm")
-NAMES = (*CELLS, "linear_attention")
+NAMES = (*CELLS, "linear_attention", "mamba", "deltanet")
 
 
 def new_models(budget=50_000):
-    return [*(MinRNNLM(VOCAB, cell, param_budget=budget) for cell in CELLS), LinearAttentionLM(VOCAB, param_budget=budget)]
+    return [*(MinRNNLM(VOCAB, cell, param_budget=budget) for cell in CELLS), LinearAttentionLM(VOCAB, param_budget=budget),
+            MambaLM(VOCAB, param_budget=budget), DeltaNetLM(VOCAB, param_budget=budget)]
 
 
 @pytest.fixture(autouse=True)
@@ -70,12 +73,71 @@ def test_min_rnn_gradients_are_finite_over_a_long_sequence():
     assert model.blocks[0].rnn.gates.weight.grad.abs().sum() > 0
 
 
+CHUNKED = {"linear_attention": lambda c: LinearAttentionLM(VOCAB, num_layers=2, n_heads=4, d_model=32, chunk_size=c),
+           "deltanet": lambda c: DeltaNetLM(VOCAB, num_layers=2, n_heads=2, d_model=16, chunk_size=c)}
+
+
 @pytest.mark.parametrize("length", [1, 7, 64, 100])
 @pytest.mark.parametrize("chunk_size", [1, 16, 64])
-def test_linear_attention_parallel_equals_recurrent(length, chunk_size):
-    model = LinearAttentionLM(VOCAB, num_layers=2, n_heads=4, d_model=32, chunk_size=chunk_size).eval()
+@pytest.mark.parametrize("name", sorted(CHUNKED))
+def test_chunked_attention_equals_recurrent(name, length, chunk_size):
+    model = CHUNKED[name](chunk_size).eval()
     tokens = torch.randint(0, VOCAB, (3, length))
     torch.testing.assert_close(model(tokens, mode="chunked"), model(tokens, mode="recurrent"), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("length", [1, 2, 7, 64, 100])
+@pytest.mark.parametrize("chunk", [1, 4, 16])
+def test_linear_scan_equals_the_loop_with_inputs_of_either_sign(length, chunk):
+    """The SSM's b = Δ B x is negative as often as positive: the scan must not assume b > 0 as minGRU's does."""
+    a = torch.rand(3, length, 5, 4, dtype=torch.float64)
+    b = torch.randn(3, length, 5, 4, dtype=torch.float64)
+    h, expected = torch.zeros(3, 5, 4, dtype=torch.float64), []
+    for t in range(length):
+        h = a[:, t] * h + b[:, t]
+        expected.append(h)
+    torch.testing.assert_close(linear_scan(a, b, chunk), torch.stack(expected, dim=1))
+    assert (b < 0).any() and linear_scan(a.float(), b.float()).dtype == torch.float32
+
+
+@pytest.mark.parametrize("length", [1, 2, 7, 33])
+@pytest.mark.parametrize("chunk", [1, 4, 16])
+def test_linear_scan_backward_is_the_gradient(length, chunk):
+    """linear_scan has its own backward (the recurrence backwards in time); torch's numerical check in float64."""
+    a = torch.rand(2, length, 3, 2, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(2, length, 3, 2, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda a, b: linear_scan(a, b, chunk), (a, b))
+
+
+@pytest.mark.parametrize("length", [1, 7, 64, 100])
+def test_mamba_scan_equals_sequential(length):
+    model = MambaLM(VOCAB, num_layers=2, d_model=24, d_state=8).eval()
+    tokens = torch.randint(0, VOCAB, (3, length))
+    scan, seq = model(tokens, mode="scan"), model(tokens, mode="sequential")
+    assert scan.shape == (3, length, VOCAB)
+    torch.testing.assert_close(scan, seq, atol=1e-5, rtol=1e-5)
+
+
+def test_mamba_scan_holds_with_large_steps_that_forget_at_once():
+    """Δ of several units makes the decays underflow over a few tokens, the regime where a closed form with
+    cumulative log-decays overflows; the linear-space scan still equals the step-by-step recurrence."""
+    model = MambaLM(VOCAB, num_layers=1, d_model=16, dt_min=2.0, dt_max=8.0).eval()
+    tokens = torch.randint(0, VOCAB, (2, 50))
+    torch.testing.assert_close(model(tokens, mode="scan"), model(tokens, mode="sequential"), atol=1e-5, rtol=1e-5)
+
+
+def test_the_delta_rule_overwrites_a_key_where_linear_attention_adds():
+    """Write value 1 then value 2 under one unit key with β = 1: the delta rule returns 2 (the latest), a sum
+    of outer products would return 3; and a second, orthogonal key keeps its own value."""
+    e0, e1 = torch.eye(2)
+    k = torch.stack([e0, e0, e1])[None, None]  # (1, 1, 3, 2)
+    v = torch.tensor([[1.0], [2.0], [5.0]])[None, None]
+    beta = torch.ones(1, 1, 3)
+    q = torch.stack([e0, e0, e0])[None, None]
+    for o in (chunked_delta_rule(q, k, v, beta, chunk_size=2), recurrent_delta_rule(q, k, v, beta)):
+        torch.testing.assert_close(o[0, 0, :, 0], torch.tensor([1.0, 2.0, 2.0]))
+    read_e1 = chunked_delta_rule(torch.stack([e1] * 3)[None, None], k, v, beta, chunk_size=3)
+    torch.testing.assert_close(read_e1[0, 0, :, 0], torch.tensor([0.0, 0.0, 5.0]))
 
 
 @pytest.mark.parametrize("model", new_models(20_000), ids=lambda m: m.name)
@@ -103,6 +165,10 @@ def test_explicit_widths_opt_out_of_the_budget():
     assert (m.hidden_size, m.d_ff, m.name) == (33, 70, "minlstm")
     la = LinearAttentionLM(VOCAB, d_model=48, n_heads=4, d_ff=100)
     assert (la.d_model, la.d_ff, la.name) == (48, 100, "linear_attention")
+    mamba = MambaLM(VOCAB, d_model=20, d_ff=50)
+    assert (mamba.d_model, mamba.d_ff, mamba.name) == (20, 50, "mamba")
+    delta = DeltaNetLM(VOCAB, d_model=20, d_ff=50)
+    assert (delta.d_model, delta.d_ff, delta.name) == (20, 50, "deltanet")
 
 
 @pytest.mark.parametrize(("make", "match"), [
@@ -116,6 +182,16 @@ def test_explicit_widths_opt_out_of_the_budget():
     (lambda: LinearAttentionLM(VOCAB, d_model=8, mode="softmax"), r"mode='softmax'.*'chunked', 'recurrent'"),
     (lambda: LinearAttentionLM(VOCAB, d_model=8, chunk_size=0), "chunk_size=0"),
     (lambda: LinearAttentionLM(VOCAB, param_budget=100), "param_budget=100 is too small"),
+    (lambda: MambaLM(VOCAB, d_model=8, mode="chunked"), r"mode='chunked'.*'scan', 'sequential'"),
+    (lambda: MambaLM(VOCAB, d_model=8, d_state=0), "d_state=0 must be >= 1"),
+    (lambda: MambaLM(VOCAB, d_model=8, dt_rank=0), "dt_rank=0 must be >= 1"),
+    (lambda: MambaLM(VOCAB, d_model=8, dt_min=0.1, dt_max=0.01), "dt_min=0.1, dt_max=0.01"),
+    (lambda: MambaLM(VOCAB, param_budget=None), "d_model or model.param_budget"),
+    (lambda: MambaLM(VOCAB, param_budget=100), "param_budget=100 is too small"),
+    (lambda: DeltaNetLM(VOCAB, d_model=15, n_heads=2), "d_model=15 must be a positive multiple of n_heads=2"),
+    (lambda: DeltaNetLM(VOCAB, d_model=8, mode="scan"), r"mode='scan'.*'chunked', 'recurrent'"),
+    (lambda: DeltaNetLM(VOCAB, d_model=8, conv_size=0), "conv_size=0"),
+    (lambda: DeltaNetLM(VOCAB, d_model=8, chunk_size=0), "chunk_size=0"),
 ])
 def test_bad_values_are_named(make, match):
     with pytest.raises(UserError, match=match):
@@ -126,17 +202,32 @@ def test_unknown_mode_in_forward_is_named():
     tokens = torch.zeros(1, 3, dtype=torch.long)
     with pytest.raises(UserError, match="mode='fast'"):
         MinRNNLM(VOCAB, "mingru", hidden_size=8)(tokens, mode="fast")
-    with pytest.raises(UserError, match="mode='fast'"):
-        LinearAttentionLM(VOCAB, d_model=8)(tokens, mode="fast")
+    for model in (LinearAttentionLM(VOCAB, d_model=8), MambaLM(VOCAB, d_model=8), DeltaNetLM(VOCAB, d_model=8)):
+        with pytest.raises(UserError, match="mode='fast'"):
+            model(tokens, mode="fast")
 
 
 def test_mechanism_counts_steps_and_state():
     gru = MinRNNLM(VOCAB, "mingru", num_layers=3, hidden_size=10)
     assert gru.mechanism(1) == {"parallel_over_time": True, "sequential_depth": 3, "state_size": 30}
-    assert gru.mechanism(1000)["sequential_depth"] == 3 * math.ceil(math.log2(1000))
+    # Heinsen's scan within 64-token chunks (6 rounds), then Blelloch's over 16 chunks (up and down: 8, and one to
+    # add what enters each chunk).
+    assert gru.mechanism(64)["sequential_depth"] == 3 * 6
+    assert gru.mechanism(1000)["sequential_depth"] == 3 * (6 + 9)
     assert MinRNNLM(VOCAB, "mingru", hidden_size=10, mode="sequential").mechanism(50)["sequential_depth"] == 100
     la = LinearAttentionLM(VOCAB, num_layers=2, n_heads=4, d_model=32)
     assert la.mechanism(500) == {"parallel_over_time": True, "sequential_depth": 2, "state_size": 2 * 4 * (8 * 8 + 8)}
+    mamba = MambaLM(VOCAB, num_layers=2, d_model=8, d_state=4, d_conv=3, expand=2)
+    # Per layer 16 inner channels x 4 states, and the convolution's last 2 inputs of each inner channel.
+    # 15 steps inside 16-token chunks, Blelloch's 2 x 3 rounds over the 7 chunks, 1 to add the entering states.
+    assert mamba.mechanism(100) == {"parallel_over_time": True, "sequential_depth": 2 * (15 + 6 + 1),
+                                    "state_size": 2 * (16 * 4 + 2 * 16)}
+    assert MambaLM(VOCAB, d_model=8, mode="sequential").mechanism(50)["sequential_depth"] == 100
+    delta = DeltaNetLM(VOCAB, num_layers=2, n_heads=2, d_model=16, conv_size=4, chunk_size=64)
+    # Per layer 2 heads of an 8 x 8 matrix, and the convolution's last 3 inputs of q, k and v (48 channels).
+    assert delta.mechanism(100) == {"parallel_over_time": True, "sequential_depth": 2 * 2,
+                                    "state_size": 2 * (2 * 8 * 8 + 3 * 48)}
+    assert DeltaNetLM(VOCAB, d_model=16, mode="recurrent").mechanism(50)["sequential_depth"] == 100
     lstm = RecurrentLM(VOCAB, "lstm", num_layers=2, hidden_size=10)
     assert lstm.mechanism(7) == {"parallel_over_time": False, "sequential_depth": 14, "state_size": 40}
     assert RecurrentLM(VOCAB, "gru", num_layers=2, hidden_size=10).mechanism(7)["state_size"] == 20

@@ -22,6 +22,8 @@ MODELS = {
     "mingru": ["model=mingru"],
     "minlstm": ["model=minlstm"],
     "linear-attention": ["model=linear_attention"],
+    "mamba": ["model=mamba"],
+    "deltanet": ["model=deltanet"],
     # A fixed window of 256 tokens: at T <= 256 it is plain causal attention (the flash kernel); beyond, a mask
     # (the memory-efficient kernel), so the rows show what a window costs as the sequence outgrows it.
     "transformer-window": ["model=transformer", "model.attention=sdpa", "model.pos_encoding=sinusoidal",

@@ -89,6 +89,14 @@ def check_stack(num_layers: int, mlp_ratio: float, d_ff: int | None, dropout: fl
         raise UserError(f"dropout={dropout} must be in [0, 1)")
 
 
+def check_heads(n_heads: int, d_model: int | None) -> None:
+    """UserError for fewer than one head, or an explicit width that the heads cannot split evenly."""
+    if n_heads < 1:
+        raise UserError(f"n_heads={n_heads} must be >= 1")
+    if d_model is not None and (d_model < 1 or d_model % n_heads):
+        raise UserError(f"d_model={d_model} must be a positive multiple of n_heads={n_heads}")
+
+
 def check_mode(mode: str, modes: tuple[str, ...]) -> str:
     """``mode`` if it is one of ``modes`` (how a model runs its mixer), else a UserError listing them."""
     if mode not in modes:

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from compare.errors import UserError
-from compare.models.blocks import BlockStackLM, PreNormBlock, check_mode, check_stack
+from compare.models.blocks import BlockStackLM, PreNormBlock, check_heads, check_mode, check_stack
 from compare.models.sizing import fit_block_widths
 
 MODES = ("chunked", "recurrent")
@@ -142,13 +142,10 @@ class LinearAttentionLM(BlockStackLM):
         dropout: float = 0.0,
     ) -> None:
         check_mode(mode, MODES)
-        if n_heads < 1:
-            raise UserError(f"n_heads={n_heads} must be >= 1")
+        check_heads(n_heads, d_model)
         check_stack(num_layers, mlp_ratio, d_ff, dropout)
         if chunk_size < 1:
             raise UserError(f"chunk_size={chunk_size} must be >= 1")
-        if d_model is not None and (d_model < 1 or d_model % n_heads):
-            raise UserError(f"d_model={d_model} must be a positive multiple of n_heads={n_heads}")
         if d_model is None:
             if param_budget is None:
                 raise UserError("linear_attention: set model.d_model or model.param_budget")

@@ -27,6 +27,7 @@ from torch import Tensor, nn
 
 from compare.errors import UserError
 from compare.models.blocks import BlockStackLM, PreNormBlock, check_mode, check_stack
+from compare.models.scan import linear_scan, scan_depth
 from compare.models.sizing import fit_block_widths
 
 MODES = ("scan", "sequential")
@@ -56,10 +57,11 @@ def log_space_scan(log_a: Tensor, log_b: Tensor, chunk: int = SCAN_CHUNK) -> Ten
     at initialisation, -10 t for a saturated forget gate) and log h_t is the difference of two numbers that
     size: one scan over 16k tokens in float32 is off by ~1.5e-3 (relative, against float64) at
     initialisation and ~7e-3 with saturated gates. So Heinsen's scan runs within chunks of ``chunk``
-    positions, where A stays small, and the states the chunks hand on are joined by a scan over chunks in
-    linear space (Hillis-Steele: log2(chunks) rounds of h <- a h_prev + h), which only multiplies and adds
-    positive numbers and so loses nothing to cancellation; a decay product that underflows to 0 is a state
-    that really is forgotten. This brings the 16k error to ~4e-5; the depth stays log2(chunk) + log2(chunks).
+    positions, where A stays small, and the states the chunks hand on are joined by the linear-space scan of
+    :mod:`compare.models.scan` (the same recurrence over chunks: H_n = decay_n H_{n-1} + h_local_n), which only
+    multiplies and adds positive numbers and so loses nothing to cancellation; a decay product that underflows
+    to 0 is a state that really is forgotten. This brings the 16k error to ~4e-5; the depth is log2(chunk)
+    plus that scan's rounds over the chunks (``minrnn_scan_depth``).
     """
     dtype = log_a.dtype
     log_a, log_b = log_a.float(), log_b.float()  # a bf16 sum of logs would be off by whole units
@@ -73,16 +75,19 @@ def log_space_scan(log_a: Tensor, log_b: Tensor, chunk: int = SCAN_CHUNK) -> Ten
     h_local = (a_star + torch.logcumsumexp(log_b - a_star, dim=2)).exp()  # each chunk's states, started from 0
     decay = a_star.exp()  # how much of the state entering a chunk survives to each of its positions
 
-    # State at the end of each chunk, H_n = decay_n H_{n-1} + h_local_n, for all n by recursive doubling.
-    a_n, h_n = decay[:, :, -1], h_local[:, :, -1]
-    step = 1
-    while step < a_n.shape[1]:
-        h_n = torch.cat([h_n[:, :step], a_n[:, step:] * h_n[:, :-step] + h_n[:, step:]], dim=1)
-        a_n = torch.cat([a_n[:, :step], a_n[:, step:] * a_n[:, :-step]], dim=1)
-        step *= 2
+    # State at the end of each chunk, H_n = decay_n H_{n-1} + h_local_n, for all n at once.
+    h_n = linear_scan(decay[:, :, -1], h_local[:, :, -1], chunk=1)  # few chunks: Blelloch's scan over them all
     entering = F.pad(h_n[:, :-1], (0, 0, 1, 0))  # the first chunk starts from h_0 = 0
     h = h_local + decay * entering[:, :, None]
     return h.reshape(batch, -1, dim)[:, :t].to(dtype)
+
+
+def minrnn_scan_depth(length: int, chunk: int = SCAN_CHUNK) -> int:
+    """Rounds one after another that ``log_space_scan`` takes over ``length`` positions: Heinsen's scan within a
+    chunk (log2 of its length), then the linear-space scan over the chunks' states when there are several."""
+    within = max(1, math.ceil(math.log2(min(length, chunk))))
+    chunks = math.ceil(length / chunk)
+    return within + (scan_depth(chunks, chunk=1) if chunks > 1 else 0)
 
 
 def sequential_scan(log_a: Tensor, log_b: Tensor) -> Tensor:
@@ -209,7 +214,7 @@ class MinRNNLM(BlockStackLM):
         if length < 1:
             raise UserError(f"length={length} must be >= 1")
         parallel = self.mode == "scan"
-        steps = max(1, math.ceil(math.log2(length))) if parallel else length
+        steps = minrnn_scan_depth(length) if parallel else length
         return {"parallel_over_time": parallel, "sequential_depth": steps * self.num_layers,
                 "state_size": self.hidden_size * self.num_layers}
 

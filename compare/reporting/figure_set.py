@@ -6,7 +6,8 @@ from pathlib import Path
 
 from compare.reporting import figures
 from compare.reporting.findings import Cell, by_axis, cells_of
-from compare.reporting.frontier import ZOOLOGY_FIG2, frontier_lines, query_accuracy
+from compare.reporting.frontier import (ZOOLOGY_FIG2, frontier_lines, frontier_panel_title, published_panels,
+                                       query_accuracy)
 from compare.reporting.scaling import curve_axes, headline, metric_name, scored_by
 from compare.reporting.scaling_figures import scaling_figures
 from compare.runs.atomic import atomic_write_bytes
@@ -93,17 +94,22 @@ def task_figures(out: FigureSet, task: str, by_model: dict[str, dict[int, Cell]]
                  f"{axis}), one panel per training length. " + ERROR_BARS)
     scaling_figures(out, task, by_model)
     if lines := frontier_lines(by_model):
-        panels = {f"{task}: trained at length {L}":
+        panels = {frontier_panel_title(task, L):
                   {model: [(state, query_accuracy(c).mean, *_ends(query_accuracy(c))) for state, c in pts]
                    for model, pts in by_line.items()}
                   for L, by_line in lines.items()}
+        published = published_panels(task, lines)
         out.save(f"accuracy_vs_state_size_{task}.png",
-                 figures.metric_vs_train_length(panels, "accuracy per query", f"{task}: recall against state size",
-                                                ylim=(-0.05, 1.05), xlabel="state size (numbers carried per sequence)"),
+                 figures.metric_vs_train_length({**panels, **published}, "accuracy per query",
+                                                f"{task}: recall against state size", ylim=(-0.05, 1.05),
+                                                xlabel="state size (numbers carried per sequence)",
+                                                xlabels={t: "model dimension (Zoology's x)" for t in published}),
                  f"{task}: accuracy per query at the training length against the state size each model carries "
                  "while reading one training input (log scale), one line per model over the sizes swept, one panel "
                  "per training length (for mqar: the number of key-value pairs); Zoology's recall-memory frontier. "
-                 f"Zoology's own figure (beside it in the table below): {ZOOLOGY_FIG2}. " + ERROR_BARS)
+                 + ("Beside each, the panel marked Zoology Fig. 2: the published curves at the same input length and "
+                    "pairs, against model dimension (its x; its models are not ours), read off the figure. " if published
+                    else "") + f"Source: {ZOOLOGY_FIG2}. " + ERROR_BARS)
     val: dict = {}
     label_of = {id(r): c.model for ms in by_model.values() for c in ms.values() for r in c.rows}
     for r in records:

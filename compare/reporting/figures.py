@@ -21,8 +21,9 @@ from matplotlib.ticker import NullFormatter  # noqa: E402
 #: rotary transformer (the why_attention demo's) a darker red, apart from the learned table's when both are drawn.
 MODEL_COLOURS = {"lstm": "#1f77b4", "gru": "#2ca02c", "rnn": "#9467bd", "transformer": "#d62728",
                  "transformer-rope": "#8b0000", "minlstm": "#17becf", "mingru": "#bcbd22",
-                 "linear_attention": "#ff7f0e", "transformer-window": "#e377c2"}
-_SPARE = ["#8c564b", "#7f7f7f", "#aec7e8", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#dbdb8d"]
+                 "linear_attention": "#ff7f0e", "transformer-window": "#e377c2", "mamba": "#8c564b",
+                 "deltanet": "#393b79"}
+_SPARE = ["#7f7f7f", "#aec7e8", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#dbdb8d"]
 _ASSIGNED: dict[str, str] = {}
 
 
@@ -175,11 +176,11 @@ def _point(p) -> tuple:
 
 def metric_vs_train_length(rows_by_task: dict[str, dict[str, list[tuple]]], ylabel: str,
                            title: str, log_y: bool = False, ylim=None, xlabel: str = "training length",
-                           zero_based: bool = True) -> Figure:
+                           zero_based: bool = True, xlabels: dict[str, str] | None = None) -> Figure:
     """One panel per task: ``rows_by_task[task][model]`` = [(training length, value[, 95% lo, hi])], one
     line per model, error bars where there is an interval. ``xlabel`` names another x (any numeric setting
     swept, e.g. model.num_layers): positive values spanning a factor of 4 or more are spaced by octaves, others
-    (and any 0) evenly."""
+    (and any 0) evenly. ``xlabels`` gives single panels (by key) their own x label."""
     tasks = sorted(rows_by_task)
     fig, axes = _panels(len(tasks))
     for ax, task in zip(axes, tasks):
@@ -207,7 +208,7 @@ def metric_vs_train_length(rows_by_task: dict[str, dict[str, list[tuple]]], ylab
             ax.set_ylim(*ylim)
         elif zero_based:
             ax.set_ylim(bottom=0)
-        _label_panel(ax, f"{task}", xlabel)
+        _label_panel(ax, f"{task}", (xlabels or {}).get(task, xlabel))
     return _finish(fig, axes, ylabel, title)
 
 

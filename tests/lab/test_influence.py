@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from compare.live.influence import attention_maps, gradient_x_input
-from compare.models import RecurrentLM, TransformerLM
+from compare.models import DeltaNetLM, MambaLM, RecurrentLM, TransformerLM
 
 VOCAB, T = 11, 12
 
@@ -21,6 +21,8 @@ MODELS = {
     "transformer-sdpa": lambda: TransformerLM(VOCAB, num_layers=2, n_heads=2, d_model=16, max_positions=32),
     "transformer-explicit": lambda: TransformerLM(VOCAB, num_layers=2, n_heads=2, d_model=16, max_positions=32,
                                                   attention="explicit"),
+    "mamba": lambda: MambaLM(VOCAB, num_layers=2, d_model=16, d_state=4),
+    "deltanet": lambda: DeltaNetLM(VOCAB, num_layers=2, n_heads=2, d_model=16),
 }
 
 
