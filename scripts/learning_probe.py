@@ -12,10 +12,19 @@ copy: 1, 2, 4, ... up to twice the longest, and the longest)::
         --verbs drank --schedule constant --steps 1000                              # the simplest lookup
     python scripts/learning_probe.py --task copy --length 16 --min-length 1 --steps 3000 --every 500
     python scripts/learning_probe.py --task parity_check --model lstm --length 20 --steps 1000 --every 250
+    python scripts/learning_probe.py --task text_lm --model lstm --budget 25000 --length 256 --batch-size 4 \\
+        --lr 1e-2 --tokens 2000000 --every 500                                     # experiment=scaling's runs
 
 The transduction tasks of experiment=chomsky (``--task parity_check``, ``even_pairs``, ...; conf/task/<name>.yaml
 with ``--length`` and ``--min-length``) are validated at 5 lengths over the training range and 8 over the next 3x
 (up to 4x the longest), and also print the mean over each group: "in range" and "beyond".
+
+``--task text_lm`` (byte-level language modelling of ``--files``, Tiny Shakespeare by default, windows of
+``--length`` bytes) prints the held-out loss in nats per byte over 128 fixed validation windows instead, the
+loss by position in the context over ``--position-windows`` windows spread over the held-out text (bins 1, 2,
+3-4, ..., as task_metrics' loss_by_position), the training FLOPs
+so far (compare.training.flops) and the process's CPU seconds spent training (user + system, about what the
+run takes on an idle core whatever the machine's load). ``--tokens`` sets the steps from a number of training bytes.
 
 The optimiser and schedule follow conf/ (AdamW, betas 0.9/0.98, weight decay 0.01, 30 warm-up steps, cosine
 to 0.1x, gradient clipping at 1.0); compare-train itself also validates and checkpoints, so its curves differ.
@@ -34,9 +43,12 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from compare.evaluation import sequence_correct
-from compare.models import RecurrentLM, TransformerLM, count_params
+from compare.models import MinRNNLM, RecurrentLM, TransformerLM, count_params
+from compare.models.minrnn import CELLS as MIN_CELLS
 from compare.tasks.copy import CopyTask
 from compare.tasks.qa import QATask
+from compare.tasks.text_lm import TextLMTask
+from compare.training.flops import FlopsPerSequence
 from compare.training.module import sequence_loss
 from compare.training.schedules import warmup_cosine
 from compare.train import CONF_DIR
@@ -48,8 +60,9 @@ TRANSDUCTION = ("parity_check", "even_pairs", "cycle_navigation", "modular_arith
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--task", choices=("qa", "copy", *TRANSDUCTION), default="qa")
-    p.add_argument("--model", default="transformer", help="transformer, or a recurrent cell: lstm, gru, rnn")
+    p.add_argument("--task", choices=("qa", "copy", "text_lm", *TRANSDUCTION), default="qa")
+    p.add_argument("--model", default="transformer",
+                   help="transformer, a recurrent cell (lstm, gru, rnn) or a minimal one (mingru, minlstm)")
     p.add_argument("--pos", default="rope", help="the transformer's pos_encoding")
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--heads", type=int, default=4)
@@ -62,7 +75,12 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--questions", default="who,what", help="qa: task.questions")
     p.add_argument("--verbs", default=None, help="qa: comma-separated verbs (default: the task's five)")
     p.add_argument("--vocab", type=int, default=16, help="copy: task.vocab_size")
+    p.add_argument("--files", default="data/text/tiny_shakespeare.txt", help="text_lm: task.files (comma-separated)")
     p.add_argument("--steps", type=int, default=600)
+    p.add_argument("--position-windows", type=int, default=1024,
+                   help="text_lm: windows of the held-out text the loss by position is over (task.position_windows)")
+    p.add_argument("--tokens", type=int, default=None, help="text_lm: train this many bytes (sets --steps)")
+    p.add_argument("--warmup", type=int, default=30, help="warm-up steps")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--schedule", choices=("cosine", "constant"), default="cosine")
@@ -70,7 +88,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--every", type=int, default=100, help="validate every this many steps")
     a = p.parse_args()
     if a.min_length is None:
-        a.min_length = 4 if a.task == "qa" else 1
+        a.min_length = {"qa": 4, "text_lm": a.length}.get(a.task, 1)
+    if a.tokens is not None:
+        a.steps = max(1, round(a.tokens / (a.batch_size * a.length)))
     return a
 
 
@@ -82,6 +102,8 @@ def build_task(a: argparse.Namespace):
         inside = sorted({1 + round(i * (a.length - a.min_length) / 4) + a.min_length - 1 for i in range(5)})
         beyond = [a.length + 1 + round(i * (3 * a.length - 1) / 7) for i in range(8)]
         return instantiate(cfg), inside + beyond
+    if a.task == "text_lm":
+        return TextLMTask(length=a.length, files=a.files.split(","), seed=a.seed), [a.length]
     if a.task == "copy":
         task = CopyTask(length=a.length, vocab_size=a.vocab, seed=a.seed, min_length=a.min_length)
         powers = [2 ** k for k in range(0, (2 * a.length).bit_length()) if 2 ** k <= 2 * a.length]
@@ -104,13 +126,18 @@ def main() -> None:
             windows = [None if w == "n" else int(w) for w in a.hard_alibi_windows.split(",")]
         model = TransformerLM(task.num_tokens, a.layers, a.heads, param_budget=a.budget, pos_encoding=a.pos,
                               hard_alibi_windows=windows)
+    elif a.model in MIN_CELLS:
+        model = MinRNNLM(task.num_tokens, cell=a.model, num_layers=a.layers, param_budget=a.budget)
     else:
         model = RecurrentLM(task.num_tokens, cell=a.model, num_layers=a.layers, param_budget=a.budget)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=0.01, betas=(0.9, 0.98))
     # conf/scheduler/warmup_cosine.yaml's schedule; `constant` holds the base rate after the warm-up.
-    sched = warmup_cosine(opt, a.steps, warmup_steps=30, min_lr_ratio=1.0 if a.schedule == "constant" else 0.1)
+    sched = warmup_cosine(opt, a.steps, warmup_steps=a.warmup, min_lr_ratio=1.0 if a.schedule == "constant" else 0.1)
     train_gen = torch.Generator().manual_seed(a.seed)
     val_gen = torch.Generator().manual_seed(1000 + a.seed)
+    if a.task == "text_lm":
+        text_lm_probe(a, task, model, opt, sched)
+        return
     val = [task.sample(256, n, val_gen) for n in lengths]
     pick_length = random.Random(a.seed)
     print(json.dumps(vars(a)), f"params={count_params(model)}", flush=True)
@@ -136,6 +163,39 @@ def main() -> None:
                 split = f"  in range {sum(inside) / len(inside):.3f}  beyond {sum(beyond) / len(beyond):.3f}"
             print(f"step {step + 1}  val {sum(accs) / len(accs):.3f}{split}  by length {by_length}", flush=True)
     print(f"{time.perf_counter() - start:.0f} s")
+
+
+def text_lm_probe(a: argparse.Namespace, task: TextLMTask, model, opt, sched) -> None:
+    """Train on fresh windows; print the held-out loss, by position too, against training bytes, FLOPs and CPU."""
+    val = task.validation_set(128)
+    flops = FlopsPerSequence(model)(a.length) * a.batch_size  # every step has the same length
+    train_gen = torch.Generator().manual_seed(a.seed)
+    print(json.dumps(vars(a)), f"params={count_params(model)}", f"flops_per_step={flops:.3g}",
+          f"total_flops={flops * a.steps:.3g}", flush=True)
+    cpu, start, eval_cpu = time.process_time(), time.perf_counter(), 0.0
+    for step in range(a.steps):
+        x, y = task.sample(a.batch_size, a.length, train_gen)
+        loss = sequence_loss(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        if (step + 1) % a.every == 0 or step + 1 == a.steps:
+            train_cpu = time.process_time() - cpu - eval_cpu
+            tick = time.process_time()
+            with torch.no_grad():
+                held_out, _ = task._losses(model, val.inputs, val.targets, 128, keep_logits=False)
+                by_position, _ = task._losses(model, *task.spread_windows("evaluation", a.position_windows), 128,
+                                              keep_logits=False)
+            eval_cpu += time.process_time() - tick
+            bins = task.by_position(by_position)
+            shown = " ".join(f"{k}:{v:.2f}" for k, v in bins.items())
+            print(f"step {step + 1}  bytes {(step + 1) * a.batch_size * a.length:.3g}  flops "
+                  f"{(step + 1) * flops:.3g}  cpu {train_cpu:.0f} s  val {held_out.mean():.3f}  "
+                  f"by position {shown}", flush=True)
+    print(f"{time.perf_counter() - start:.0f} s wall, {time.process_time() - cpu:.0f} s CPU "
+          f"({eval_cpu:.0f} s of it validating)")
 
 
 if __name__ == "__main__":

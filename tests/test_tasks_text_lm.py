@@ -79,3 +79,27 @@ def test_a_folder_gives_its_text_files_and_one_without_any_is_named(tmp_path):
     with pytest.raises(UserError, match=rf"task.files: the folder {empty} holds no text files \(looked for \*.txt") as err:
         TextLMTask(files=[str(empty)])
     assert "\n" not in str(err.value)
+
+
+def test_loss_by_position_is_over_windows_spread_over_each_text(tmp_path):
+    """task_metrics' loss by position scores `position_windows` windows from the start to the end of the held-out
+    and the training text, each a real passage of it; a bad count is a one-line UserError."""
+    (tmp_path / "a.txt").write_text("".join(f"line {i} of the text\n" for i in range(3000)), encoding="utf-8")
+    task = TextLMTask(length=32, files=[str(tmp_path / "a.txt")], cache_dir=str(tmp_path / "hf"), position_windows=5)
+    for split, data in (("evaluation", task.valid_bytes), ("training", task.train_bytes)):
+        x, y = task.spread_windows(split, 5)
+        assert x.shape == y.shape == (5, 32) and torch.equal(x[:, 1:], y[:, :-1])
+        text = data.numpy().tobytes()
+        assert bytes(x[0].tolist()) == text[:32]  # the first window starts the text, the last one ends it
+        assert bytes(y[-1].tolist()) == text[-32:]
+        starts = [text.index(bytes(row.tolist())) for row in x]
+        gaps = [b - a for a, b in zip(starts, starts[1:])]
+        assert max(gaps) - min(gaps) <= 1
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Embedding(256, 8), torch.nn.Linear(8, 256))
+    metrics = task.extra_metrics(model, batch_size=4)
+    assert set(metrics["loss_by_position"]) == set(metrics["train_loss_by_position"])
+    assert len(metrics["loss_at_position"]) == 32
+    for bad in (1, 2.5, True, "8"):
+        with pytest.raises(UserError, match="task.position_windows"):
+            TextLMTask(length=32, files=[str(tmp_path / "a.txt")], cache_dir=str(tmp_path / "hf"), position_windows=bad)
