@@ -143,13 +143,8 @@ def main() -> None:
     print(json.dumps(vars(a)), f"params={count_params(model)}", flush=True)
     start = time.perf_counter()
     for step in range(a.steps):
-        x, y = task.sample(a.batch_size, pick_length.randint(a.min_length, a.length), train_gen)
-        loss = sequence_loss(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
+        train_step(model, opt, sched, *task.sample(a.batch_size, pick_length.randint(a.min_length, a.length),
+                                                   train_gen))
         if (step + 1) % a.every == 0:
             model.eval()
             with torch.no_grad():
@@ -165,6 +160,16 @@ def main() -> None:
     print(f"{time.perf_counter() - start:.0f} s")
 
 
+def train_step(model, opt, sched, x, y) -> None:
+    """One optimiser step as compare-train takes it: AdamW, gradients clipped at 1.0, the schedule advanced."""
+    loss = sequence_loss(model(x), y)
+    opt.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    sched.step()
+
+
 def text_lm_probe(a: argparse.Namespace, task: TextLMTask, model, opt, sched) -> None:
     """Train on fresh windows; print the held-out loss, by position too, against training bytes, FLOPs and CPU."""
     val = task.validation_set(128)
@@ -174,13 +179,7 @@ def text_lm_probe(a: argparse.Namespace, task: TextLMTask, model, opt, sched) ->
           f"total_flops={flops * a.steps:.3g}", flush=True)
     cpu, start, eval_cpu = time.process_time(), time.perf_counter(), 0.0
     for step in range(a.steps):
-        x, y = task.sample(a.batch_size, a.length, train_gen)
-        loss = sequence_loss(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
+        train_step(model, opt, sched, *task.sample(a.batch_size, a.length, train_gen))
         if (step + 1) % a.every == 0 or step + 1 == a.steps:
             train_cpu = time.process_time() - cpu - eval_cpu
             tick = time.process_time()

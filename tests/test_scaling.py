@@ -13,6 +13,7 @@ from compare.reporting.scaling import frontier
 from compare.train import train
 from compare.training.budget import plan_budget
 from compare.training.module import SequenceModule
+from preset_jobs import composed, sweep_jobs
 
 
 @pytest.mark.parametrize("a, b, c", [(1.5, 1.2, 0.5), (2.0, 0.8, 1.2), (0.9, 2.5, 0.25)])
@@ -60,11 +61,12 @@ def test_scaling_presets_build_every_model_at_every_size_within_budget(make_cfg,
         assert cfg.task.length >= 1024 and cfg.task.files == "stdlib" and max(sizes.values()) >= 10_000_000
 
 
-def test_scaling_preset_gives_every_model_of_a_size_the_same_flops(make_cfg):
+def test_scaling_preset_gives_every_model_of_a_size_the_same_flops_at_its_own_rate():
     # The largest CPU size: each model's steps reach 6 x 400k x 600k FLOPs at its own cost per step.
-    steps = {}
+    steps, rates = {}, {}
     for model in ("lstm", "mingru", "positions/rope"):
-        cfg = make_cfg(["experiment=scaling", f"model={model}", "size=p400k", "hydra/launcher=basic"])
+        cfg = composed("experiment=scaling", f"model={model}", "size=p400k", "hydra/launcher=basic")
+        rates[model] = cfg.optimizer.lr  # resolved inside the job, from the preset's lr_for
         task = build(cfg.task)
         module = SequenceModule(build_model(cfg.model, vocab_size=task.num_tokens), build(cfg.optimizer))
         plan = plan_budget(cfg, module, build(cfg.data, task=task, seed=0))
@@ -72,6 +74,9 @@ def test_scaling_preset_gives_every_model_of_a_size_the_same_flops(make_cfg):
         per_step = cfg.data.batch_size * module.flops_per_sequence(256)
         assert (steps[model] - 1) * per_step < cfg.budget.flops <= steps[model] * per_step
     assert steps["positions/rope"] < steps["lstm"]  # attention's T^2 costs the transformer steps
+    assert rates == dict(cfg.lr_for)
+    jobs = sweep_jobs("scaling")
+    assert len(jobs) == 24 and {j[0] for j in jobs} == {"seed=0", "seed=1"}
 
 
 def test_report_of_a_two_size_sweep_draws_loss_against_parameters_and_flops(make_cfg, tmp_path):

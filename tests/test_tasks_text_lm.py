@@ -100,6 +100,12 @@ def test_loss_by_position_is_over_windows_spread_over_each_text(tmp_path):
     metrics = task.extra_metrics(model, batch_size=4)
     assert set(metrics["loss_by_position"]) == set(metrics["train_loss_by_position"])
     assert len(metrics["loss_at_position"]) == 32
+    # Bins are named by their upper edge: "32" is the positions with 17 to 32 bytes of context, "1" the first.
+    assert list(metrics["loss_by_position"]) == ["1", "2", "4", "8", "16", "32"]
+    at = metrics["loss_at_position"]
+    assert metrics["loss_by_position"]["32"] == pytest.approx(sum(at[16:32]) / 16, abs=1e-4)
+    assert metrics["loss_by_position"]["4"] == pytest.approx(sum(at[2:4]) / 2, abs=1e-4)
+    assert metrics["loss_by_position"]["1"] == pytest.approx(at[0], abs=1e-4)
     for bad in (1, 2.5, True, "8"):
         with pytest.raises(UserError, match="task.position_windows"):
             TextLMTask(length=32, files=[str(tmp_path / "a.txt")], cache_dir=str(tmp_path / "hf"), position_windows=bad)

@@ -230,9 +230,10 @@ class TextLMTask(Task):
                 **bracket_accuracy(data.inputs, data.targets, logits)}
 
     def by_position(self, loss: Tensor) -> dict[str, float]:
-        """Mean loss of (windows, length) per power-of-two bin of context size: position t predicts byte t+1 from
-        t+1 bytes of context, so bin "16" is the positions with 9 to 16 bytes of context."""
-        bins = power_of_two_bin(torch.arange(1, loss.shape[1] + 1))
+        """Mean loss of (windows, length) per power-of-two bin of context size, named by its upper edge: the
+        position with t bytes of context is in bin 2^ceil(log2 t), so bin "16" is the positions with 9 to 16
+        bytes and bin "256" those with 129 to 256 (named by the lower edge, "256" was the last position alone)."""
+        bins = 2 ** torch.ceil(torch.log2(torch.arange(1, loss.shape[1] + 1).double())).long()
         return {str(int(b)): float(loss[:, bins == b].mean()) for b in bins.unique()}
 
     @staticmethod
