@@ -17,6 +17,7 @@ from hydra.utils import get_object
 
 from compare.reporting.findings import BEATS, NO_VALUE, ONE_SEED, OVERLAP, Cell, _rate, verdict
 from compare.reporting.intervals import Interval
+from compare.reporting.scaling import headline, scored_by
 
 #: At most this many models are named in the cost sentence (the fastest and slowest are kept).
 MAX_COST_MODELS = 6
@@ -51,10 +52,17 @@ class Contest:
     attention: tuple[str, Interval]
     fixed: tuple[str, Interval]
     outcome: str  # findings.verdict of the two
+    by_loss: bool = False  # scored by validation loss (lower is better), not accuracy
 
     @property
     def attention_ahead(self) -> bool:
-        return self.attention[1].mean >= self.fixed[1].mean
+        a, f = self.attention[1].mean, self.fixed[1].mean
+        return a <= f if self.by_loss else a >= f
+
+    @property
+    def margin(self) -> float:
+        """How far the winner is ahead, in the task's own metric."""
+        return abs(self.attention[1].mean - self.fixed[1].mean)
 
     @property
     def level(self) -> bool:
@@ -71,15 +79,16 @@ class Contest:
 
     def numbers(self) -> str:
         (w, iw), (l, il) = self.winner, self.loser
-        return f"{w} {iw.mean:.2f} against {l} {il.mean:.2f}"
+        return f"{w} {iw.mean:.2f} against {l} {il.mean:.2f}" + (" validation loss" if self.by_loss else "")
 
     def where(self) -> str:
         return f"{self.task} at length {self.length}"
 
 
-def _best(cells: dict[str, Cell]) -> tuple[str, Interval] | None:
-    scored = [(m, c.accuracy()) for m, c in sorted(cells.items()) if c.accuracy().mean is not None]
-    return max(scored, key=lambda p: p[1].mean, default=None)
+def _best(cells: dict[str, Cell], by_loss: bool) -> tuple[str, Interval] | None:
+    """The best model by the task's headline number: the lowest validation loss or the highest accuracy."""
+    scored = [(m, headline(c)) for m, c in sorted(cells.items()) if headline(c).mean is not None]
+    return (min if by_loss else max)(scored, key=lambda p: p[1].mean, default=None)
 
 
 def contests(cells: dict[str, dict[str, dict[int, Cell]]]) -> tuple[list[Contest], list[str]]:
@@ -90,10 +99,11 @@ def contests(cells: dict[str, dict[str, dict[int, Cell]]]) -> tuple[list[Contest
         lengths = sorted({L for by_len in cells[task].values() for L in by_len}, reverse=True)
         for L in lengths:
             at_L = {m: by_len[L] for m, by_len in cells[task].items() if L in by_len}
-            att = _best({m: c for m, c in at_L.items() if is_attention(c)})
-            fixed = _best({m: c for m, c in at_L.items() if not is_attention(c)})
+            by_loss = any(scored_by(c) == "loss" for c in at_L.values())
+            att = _best({m: c for m, c in at_L.items() if is_attention(c)}, by_loss)
+            fixed = _best({m: c for m, c in at_L.items() if not is_attention(c)}, by_loss)
             if att and fixed:
-                out.append(Contest(task, L, att, fixed, verdict(att[1], fixed[1])))
+                out.append(Contest(task, L, att, fixed, verdict(att[1], fixed[1]), by_loss))
                 break
         else:
             one_kind.append(task)
@@ -121,12 +131,11 @@ def story_sentences(found: list[Contest], one_kind: list[str], cells: dict) -> l
     fixed = [c for c in found if c.outcome == BEATS and not c.attention_ahead]
     if attention:
         out.append("Attention wins on " + _join([
-            f"{c.where()} ({c.numbers()}, the best model with a fixed-size state: "
-            f"{c.attention[1].mean - c.fixed[1].mean:.2f} ahead)" for c in attention]) + ".")
+            f"{c.where()} ({c.numbers()}, the best model with a fixed-size state: {c.margin:.2f} ahead)"
+            for c in attention]) + ".")
     if fixed:
         out.append("Recurrence (a fixed-size state) wins on " + _join([
-            f"{c.where()} ({c.numbers()}, the best attention model: {c.fixed[1].mean - c.attention[1].mean:.2f} ahead)"
-            for c in fixed]) + ".")
+            f"{c.where()} ({c.numbers()}, the best attention model: {c.margin:.2f} ahead)" for c in fixed]) + ".")
     unclear = [c for c in found if c.outcome == OVERLAP]
     if unclear:
         out.append("No clear winner on " + _join([f"{c.where()} ({c.numbers()})" for c in unclear])
@@ -199,8 +208,9 @@ def caveat_sentence(found: list[Contest], cells: dict, solved: float) -> str:
     if any(c.outcome == OVERLAP for c in found):
         parts.append("where intervals overlap the runs do not tell the models apart, which is not the same as "
                      "the models being equal")
+    # `solved` is an accuracy; a task scored by its loss has no such line.
     unsolved = [c.where() for c in found
-                if c.outcome != NO_VALUE and max(c.attention[1].mean, c.fixed[1].mean) < solved]
+                if c.outcome != NO_VALUE and not c.by_loss and max(c.attention[1].mean, c.fixed[1].mean) < solved]
     if unsolved:
         parts.append(f"no model reached {solved:.2f} on {_join(unsolved)}, so this budget may be too small to "
                      "separate them there")

@@ -128,3 +128,17 @@ def test_report_opens_with_in_short_and_folds_the_findings(two_seed_sweep: Path,
     assert to_markdown(blocks) == "## x\n\n- a < b\n- c\n"
     html = to_html(blocks, tmp_path, "t")
     assert "<details><summary>Every finding (2)</summary><ul><li>a &lt; b</li><li>c</li></ul></details>" in html
+
+
+def test_a_task_scored_by_its_loss_is_judged_by_the_loss_lower_first():
+    """text_lm: every exact-sequence accuracy is 0, so the headline must set the validation losses side by side."""
+    def lm(model, losses):
+        rows = seeds(model, [0.0] * len(losses), task="text_lm", length=256)
+        for r, loss in zip(rows, losses):
+            r["val_loss"] = loss
+            r["task_settings"] = {"scored_by": "loss"}
+        return rows
+    text = headline(lm("mingru", [1.80, 1.82, 1.81]) + lm("transformer", [2.07, 2.08, 2.09]))
+    assert text.startswith("Recurrence (a fixed-size state) wins on text_lm at length 256 (mingru 1.81 against "
+                           "transformer 2.08 validation loss, the best attention model: 0.27 ahead).")
+    assert "no model reached" not in text  # the accuracy line does not apply to a loss
