@@ -14,6 +14,7 @@ copy: 1, 2, 4, ... up to twice the longest, and the longest)::
     python scripts/learning_probe.py --task parity_check --model lstm --length 20 --steps 1000 --every 250
     python scripts/learning_probe.py --task text_lm --model lstm --budget 25000 --length 256 --batch-size 4 \\
         --lr 1e-2 --tokens 2000000 --every 500                                     # experiment=scaling's runs
+    python scripts/learning_probe.py --task induction_heads --length 64 --steps 2000 --every 250   # issue 25
 
 The transduction tasks of experiment=chomsky (``--task parity_check``, ``even_pairs``, ...; conf/task/<name>.yaml
 with ``--length`` and ``--min-length``) are validated at 5 lengths over the training range and 8 over the next 3x
@@ -46,6 +47,7 @@ from compare.evaluation import sequence_correct
 from compare.models import MinRNNLM, RecurrentLM, TransformerLM, count_params
 from compare.models.minrnn import CELLS as MIN_CELLS
 from compare.tasks.copy import CopyTask
+from compare.tasks.induction_heads import InductionHeadsTask
 from compare.tasks.qa import QATask
 from compare.tasks.text_lm import TextLMTask
 from compare.training.flops import FlopsPerSequence
@@ -60,7 +62,7 @@ TRANSDUCTION = ("parity_check", "even_pairs", "cycle_navigation", "modular_arith
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--task", choices=("qa", "copy", "text_lm", *TRANSDUCTION), default="qa")
+    p.add_argument("--task", choices=("qa", "copy", "induction_heads", "text_lm", *TRANSDUCTION), default="qa")
     p.add_argument("--model", default="transformer",
                    help="transformer, a recurrent cell (lstm, gru, rnn) or a minimal one (mingru, minlstm)")
     p.add_argument("--pos", default="rope", help="the transformer's pos_encoding")
@@ -74,8 +76,10 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--place", type=float, default=1.0, help="qa: task.place_prob")
     p.add_argument("--questions", default="who,what", help="qa: task.questions")
     p.add_argument("--verbs", default=None, help="qa: comma-separated verbs (default: the task's five)")
-    p.add_argument("--vocab", type=int, default=16, help="copy: task.vocab_size")
+    p.add_argument("--vocab", type=int, default=16, help="copy, induction_heads: task.vocab_size")
     p.add_argument("--files", default="data/text/tiny_shakespeare.txt", help="text_lm: task.files (comma-separated)")
+    p.add_argument("--eval-lengths", default=None,
+                   help="comma-separated lengths to validate at (default: the task's own choice)")
     p.add_argument("--steps", type=int, default=600)
     p.add_argument("--position-windows", type=int, default=1024,
                    help="text_lm: windows of the held-out text the loss by position is over (task.position_windows)")
@@ -88,7 +92,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--every", type=int, default=100, help="validate every this many steps")
     a = p.parse_args()
     if a.min_length is None:
-        a.min_length = {"qa": 4, "text_lm": a.length}.get(a.task, 1)
+        a.min_length = {"qa": 4, "text_lm": a.length, "induction_heads": a.length}.get(a.task, 1)
     if a.tokens is not None:
         a.steps = max(1, round(a.tokens / (a.batch_size * a.length)))
     return a
@@ -104,6 +108,9 @@ def build_task(a: argparse.Namespace):
         return instantiate(cfg), inside + beyond
     if a.task == "text_lm":
         return TextLMTask(length=a.length, files=a.files.split(","), seed=a.seed), [a.length]
+    if a.task == "induction_heads":
+        task = InductionHeadsTask(length=a.length, vocab_size=a.vocab, seed=a.seed, min_length=a.min_length)
+        return task, [a.length * m for m in (1, 2, 4)]
     if a.task == "copy":
         task = CopyTask(length=a.length, vocab_size=a.vocab, seed=a.seed, min_length=a.min_length)
         powers = [2 ** k for k in range(0, (2 * a.length).bit_length()) if 2 ** k <= 2 * a.length]
@@ -120,6 +127,8 @@ def main() -> None:
     torch.set_num_threads(1)  # as in the demo's jobs
     torch.manual_seed(a.seed)
     task, lengths = build_task(a)
+    if a.eval_lengths:
+        lengths = [int(n) for n in a.eval_lengths.split(",")]
     if a.model == "transformer":
         windows = None
         if a.hard_alibi_windows:

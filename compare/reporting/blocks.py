@@ -12,7 +12,8 @@ from compare.reporting.findings import (Cell, accuracy_sentences, by_axis, cells
                                         lr_sentences, run_summary_sentence, slice_sentences)
 from compare.reporting.frontier import frontier_blocks
 from compare.reporting.headline import headline_blocks
-from compare.reporting.published import babi_published_blocks, chomsky_published_blocks
+from compare.reporting.published import (babi_published_blocks, chomsky_published_blocks,
+                                         induction_heads_published_blocks)
 from compare.reporting.results_csv import device_of
 from compare.reporting.scaling import (curve_axes, headline, metric_name, position_sentences, position_table,
                                       scaling_sentences, scored_by)
@@ -46,6 +47,7 @@ def report_blocks(records: list[RunRecord], root: Path, out: Path, made: dict[st
     blocks += findings_blocks(cells, rows, device, solved)
     blocks += babi_published_blocks(rows)
     blocks += chomsky_published_blocks(rows)
+    blocks += induction_heads_published_blocks(rows)
     for task in sorted(cells):
         blocks += task_blocks(task, cells[task], made)
     blocks += summary_blocks(made, device)

@@ -6,6 +6,9 @@ table per task id, our runs (mean ± 95% t half-width over seeds) above the publ
 The Chomsky-hierarchy transduction tasks (``compare.tasks.transduction``): Delétang et al. 2023's score, the
 accuracy over the answer symbols averaged over test lengths longer than any trained on, beside its Table 2, with
 the best seed (what the paper reports) and the mean over seeds.
+
+Induction heads: accuracy at 1x, 2x, ... the training length, our cells above Gu & Dao's Table 11 at the same
+multiples of theirs.
 """
 
 from __future__ import annotations
@@ -236,3 +239,41 @@ def chomsky_published_blocks(rows: list[dict]) -> list[tuple]:
                             f"{SOLVED:.2f}, the paper's line for solved, or more than 0.10 apart):"))
         blocks.append(("list", notes))
     return blocks
+
+
+GU_DAO_2023 = ("Gu & Dao 2023, \"Mamba: Linear-Time Sequence Modeling with Selective State Spaces\", arXiv:2312.00752 "
+               "(v2), Table 11: 2 layers, vocabulary 16, trained at 256 tokens (batch 8, 200k-400k steps), accuracy (%) "
+               "at 2^6 ... 2^20 tokens; a check mark (perfect accuracy) is printed here as 100")
+#: Gu & Dao's training length and Table 11 at 1x, 2x, 4x, 8x and 16x it (256 ... 4,096 tokens), in %.
+GU_DAO_TRAIN_LENGTH = 256
+INDUCTION_HEADS_PUBLISHED = {
+    "MHA-Abs (137k)": (100.0, 58.6, 26.6, 18.8, 9.8),
+    "MHA-RoPE (137k)": (100.0, 83.6, 31.3, 18.4, 8.6),
+    "MHA-xPos (137k)": (100.0, 99.6, 67.6, 25.4, 7.0),
+    "H3 (153k)": (100.0, 80.9, 39.5, 23.8, 14.8),
+    "Hyena (69M)": (100.0, 100.0, 44.1, 12.5, 6.6),
+    "Mamba (74k)": (100.0, 100.0, 100.0, 100.0, 100.0),
+}
+
+
+def induction_heads_published_blocks(rows: list[dict]) -> list[tuple]:
+    """Our induction-heads cells at 1x, 2x, ... their training length, then Table 11 at the same multiples."""
+    cells = cells_of([r for r in rows if r.get("task") == "induction_heads"]).get("induction_heads", {})
+    if not cells:
+        return []
+    multiples = [2 ** k for k in range(len(next(iter(INDUCTION_HEADS_PUBLISHED.values()))))]
+    table = []
+    for label in sorted(cells):
+        for length, c in sorted(cells[label].items()):
+            by_length = {p["length"]: p["seq_acc"] for p in c.ladder()}
+            accs = ["" if by_length.get(length * m) is None else f"{100 * by_length[length * m]:.1f}"
+                    for m in multiples]
+            table.append(["ours", label, length, c.seeds, *accs])
+    for model, accs in INDUCTION_HEADS_PUBLISHED.items():
+        table.append(["Gu & Dao 2023", model, GU_DAO_TRAIN_LENGTH, "", *(f"{a:.1f}" for a in accs)])
+    return [("h2", "Induction heads beside Gu & Dao 2023"),
+            ("table", ["", "model", "trained at", "seeds", *(f"{m}x" for m in multiples)], table),
+            ("p", "Accuracy (%) of the answer after the final trigger on the evaluation set at each multiple of the "
+                  "training length (ours: mean over seeds; empty: not evaluated there). Published: " + GU_DAO_2023
+                  + ". Ours train at a shorter length, for fewer steps and at other sizes: compare the fall past "
+                  "1x, not the rows.")]
