@@ -198,3 +198,91 @@ def test_bad_babi_files_give_one_line_naming_file_and_line(tmp_path, name, data,
         load_babi_file(path, cache_dir=str(tmp_path / "cache"))
     message = str(err.value)
     assert message.startswith(f"{path.resolve()}:{line}: ") and "\n" not in message
+
+
+# ---- what makes the lookup pay: a fresh renaming per draw, every question of a story scored in place ---------
+
+@needs_babi
+def test_renaming_is_one_bijection_per_row_over_people_and_places_answer_included(tmp_path):
+    plain = BabiTask(str(BABI / "en"), task_id=1, length=64, cache_dir=str(tmp_path))
+    renamed = BabiTask(str(BABI / "en"), task_id=1, length=64, rename=True, cache_dir=str(tmp_path))
+    assert renamed.entities == {"people": ["daniel", "john", "mary", "sandra"],
+                                "places": ["bathroom", "bedroom", "garden", "hallway", "kitchen", "office"],
+                                "objects": []}
+    x, y = plain.sample(256, 64, torch.Generator().manual_seed(3))
+    rx, ry = renamed.sample(256, 64, torch.Generator().manual_seed(3))  # the same questions, then renamed
+    classes = {renamed.index[w]: c for c, group in renamed.entities.items() for w in group}
+    moved = 0
+    for row, rrow, answer, ranswer in zip(x.tolist(), rx.tolist(), y[:, -1].tolist(), ry[:, -1].tolist()):
+        mapping = {}
+        for a, b in zip(row + [answer], rrow + [ranswer]):
+            assert mapping.setdefault(a, b) == b  # one word is always renamed to the same word
+            assert classes.get(a) == classes.get(b) and (a in classes or a == b)
+        assert len(set(mapping.values())) == len(mapping)  # a bijection: two words never merge
+        moved += any(a != b for a, b in mapping.items())
+    assert moved > 240  # almost every row is renamed (the identity is 1 of 4! x 6! renamings)
+    assert (ry[:, :-1] == IGNORE).all()
+    # Only training is renamed: validation and test stay the real stories.
+    assert torch.equal(renamed.validation_set(100).inputs, plain.validation_set(100).inputs)
+    two = BabiTask(str(BABI / "en"), task_id=2, length=96, rename=True, cache_dir=str(tmp_path)).entities
+    assert two["objects"] == ["apple", "football", "milk"] and "kitchen" in two["places"]
+
+
+@needs_babi
+def test_every_question_of_a_story_is_scored_at_its_own_position_with_only_its_own_past(tmp_path):
+    from compare.models import RecurrentLM, TransformerLM
+
+    task = BabiTask(str(BABI / "en"), task_id=1, length=160, story_questions="all", cache_dir=str(tmp_path))
+    last = BabiTask(str(BABI / "en"), task_id=1, length=160, cache_dir=str(tmp_path))
+    assert task.describe()["train_truncated_share"] == 0.0  # qa1 stories fit 160 tokens whole
+    qmark, rows = task.index["?"], task.train
+    x, y = task._batch(rows, torch.arange(len(rows["count"])), 160, every_question=True)
+    story_of = [r for r in split_records(task, tmp_path)]
+    for i in range(len(story_of)):
+        asked = (x[i] == qmark).nonzero()[:, 0]
+        scored = (y[i] != IGNORE).nonzero()[:, 0]
+        assert torch.equal(asked, scored)  # every question of the row, and only questions, is scored
+        earlier = [j for j in range(i + 1) if story_of[j]["story"] == story_of[i]["story"]]
+        assert len(asked) == len(earlier)
+        for k, j in zip(asked.tolist(), earlier):
+            # Its own answer at its own '?', after exactly the story the record of that question holds.
+            assert y[i, k] == task.index[story_of[j]["answer"]]
+            own = rows["tokens"][j]
+            n = int((own != 0).sum())
+            assert torch.equal(x[i, k + 1 - n:k + 1], own[-n:])
+        # Without the earlier questions it is the MemN2N input: the statements, then the question.
+        lines, line = [], []
+        for t in (t for t in x[i].tolist() if t != 0):
+            line.append(t)
+            if t in (qmark, task.index["."]):
+                lines.append(line)
+                line = []
+        statements = [t for ln in lines[:-1] if ln[-1] != qmark for t in ln] + lines[-1]
+        assert statements == [t for t in last.train["tokens"][i].tolist() if t != 0]
+    # Validation and test score the last question only, each question once.
+    val = task.validation_set(1000)
+    assert ((val.targets != IGNORE).sum(1) == 1).all() and (val.targets[:, -1] != IGNORE).all()
+    # A later question or its story never reaches an earlier answer: change everything after the first '?'.
+    row = x[[i for i in range(len(story_of)) if int((x[i] == qmark).sum()) == 5][0]]
+    first = int((row == qmark).nonzero()[0])
+    changed = row.clone()
+    changed[first + 1:] = torch.randint(2, task.num_tokens, (160 - first - 1,), generator=torch.Generator().manual_seed(0))
+    for model in (TransformerLM(task.num_tokens, 2, 4, d_model=32), RecurrentLM(task.num_tokens, "lstm", hidden_size=32)):
+        with torch.no_grad():
+            a, b = model(torch.stack([row, changed]))
+        assert torch.allclose(a[:first + 1], b[:first + 1], atol=1e-6) and not torch.allclose(a[-1], b[-1])
+
+
+def split_records(task: BabiTask, tmp_path) -> list[dict]:
+    """The training records of ``task`` in the order its rows hold them (the seeded split's training side)."""
+    from compare.tasks.babi import local_files, split_stories
+
+    train_file, _ = local_files(BABI / "en", task.task_id, task.train_set)
+    records = load_babi_file(train_file, cache_dir=str(tmp_path)).to_list()
+    return split_stories(records, task.validation_fraction, task.seed)[0]
+
+
+@needs_babi
+def test_bad_story_questions_names_the_choices(tmp_path):
+    with pytest.raises(UserError, match=r"task.story_questions='some' is not accepted; choose one of \['last', 'all'\]"):
+        BabiTask(str(BABI / "en"), task_id=1, story_questions="some", cache_dir=str(tmp_path))

@@ -12,6 +12,12 @@ statement, and that lost a supporting one, are in ``task_settings``. A seeded 10
 stories (``validation_fraction``) is held out for validation; the test file is the evaluation set:
 ``task_metrics.test_acc`` is accuracy on every test question, cut by the same rule.
 
+Two training options make learning the stories by heart pay less than looking the answer up (issue 25, README
+bAbI): ``rename`` tells each drawn story with its people, places and objects permuted afresh (``entity_classes``
+reads the classes from the data), and ``story_questions=all`` keeps the story's earlier questions in the input,
+each in place and, in training, each scored at its own '?' (never with its answer in the input), as MQAR scores
+every query. Validation and test are never renamed and score the last question only.
+
 The length ladder asks a different question, generalisation to longer stories: at length L it uses the
 whole test stories of L/2 < tokens <= L (nothing cut), padded to L, so lengths past ``task.length``
 are stories longer than any the model read in training. Accuracy is also reported against the distance
@@ -26,9 +32,11 @@ from __future__ import annotations
 
 import os
 import re
+from itertools import accumulate
 from pathlib import Path
 
 import datasets
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -39,10 +47,13 @@ from compare.tasks.babi_format import WordTask, babi_line, parse_babi_lines, wor
 from compare.tasks.base import IGNORE, EvalSet, check_positive, stream_seed
 from compare.tasks.live_input import ONE_TOKEN, LiveInput, listing, token_ids, unknown_words
 
-__all__ = ["BabiTask", "load_babi_file", "parse_babi_lines", "read_babi_file", "words"]
+__all__ = ["BabiTask", "entity_classes", "load_babi_file", "parse_babi_lines", "read_babi_file", "words"]
 
 PAD, UNK = "·", "<unk>"
 TRAIN_SETS = ("1k", "10k")
+#: Which questions of a story one input holds: last (MemN2N: the statements, then the one question asked) or all
+#: (the story's earlier questions too, each in place, each scored in training; never their answers).
+STORY_QUESTIONS = ("last", "all")
 HUB_NAME = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 FEATURES = datasets.Features({
     "story": datasets.Value("int32"),
@@ -161,6 +172,29 @@ def load_hub(name: str, task_id: int, train_set: str, cache_dir: str | None) -> 
     return out[0], out[1]
 
 
+def entity_classes(records: list[dict]) -> dict[str, list[str]]:
+    """The words a story may rename, by class, read from the training records: people (the words that start
+    statements: every statement of bAbI tasks 1-3 starts with its actor), places (words after "the" that are
+    also answers) and objects (the other words after "the"). A word in two classes is left out of both."""
+    people, nouns, answers = set(), set(), {r["answer"] for r in records}
+    for text in {s for r in records for s in r["context"]}:  # each story prefix repeats: every sentence once
+        w = words(text)
+        people.add(w[0])
+        nouns.update(b for a, b in zip(w, w[1:]) if a == "the")
+    places = nouns & answers
+    classes = {"people": people, "places": places, "objects": nouns - places}
+    shared = {w for a in classes for b in classes if a < b for w in classes[a] & classes[b]}
+    return {name: sorted(group - shared) for name, group in classes.items()}
+
+
+def fit_width(rows: Tensor, length: int, pad: int) -> Tensor:
+    """``rows`` cut to their last ``length`` columns, or left-padded with ``pad`` to it."""
+    rows = rows[:, max(0, rows.shape[1] - length):]
+    if rows.shape[1] < length:
+        rows = torch.cat([torch.full((len(rows), length - rows.shape[1]), pad, dtype=rows.dtype), rows], 1)
+    return rows
+
+
 def split_stories(records: list[dict], fraction: float, seed: int) -> tuple[list[dict], list[dict]]:
     """(training, validation) records: a seeded ``fraction`` of the stories held out whole (no shared prefixes)."""
     stories = sorted({r["story"] for r in records})
@@ -180,7 +214,7 @@ class BabiTask(WordTask):
 
     def __init__(self, path: str | None = None, task_id: int = 1, train_set: str = "1k", length: int = 64,
                  max_sentences: int | None = 50, validation_fraction: float = 0.1, cache_dir: str | None = None,
-                 seed: int = 0) -> None:
+                 rename: bool = False, story_questions: str = "last", seed: int = 0) -> None:
         super().__init__(length, seed, min_length=length)  # every sample is padded or cut to exactly `length`
         check_positive("task.task_id", task_id)
         if max_sentences is not None:
@@ -189,16 +223,23 @@ class BabiTask(WordTask):
             raise UserError(f"task.train_set={train_set!r} is not accepted; choose one of {list(TRAIN_SETS)}")
         if not 0.0 < validation_fraction < 1.0:
             raise UserError(f"task.validation_fraction={validation_fraction} must be between 0 and 1")
+        if story_questions not in STORY_QUESTIONS:
+            raise UserError(f"task.story_questions={story_questions!r} is not accepted; choose one of "
+                            f"{list(STORY_QUESTIONS)}")
         if path is None or str(path).strip() == "":
             raise UserError("task.path is not set: pass a bAbI folder or file, e.g. task.path=data/babi/en")
         self.path, self.task_id, self.train_set = str(path), task_id, train_set
         self.max_sentences, self.validation_fraction = max_sentences, validation_fraction
+        self.rename, self.story_questions = bool(rename), story_questions
         train, test = (data.to_list() for data in self._load(cache_dir))
         # Vocabulary from the training file only; test words never seen in training become <unk>.
         texts = {s for r in train for s in [*r["context"], r["question"]]}
         self.words = [PAD, UNK] + sorted({w for s in texts for w in words(s)} | {r["answer"] for r in train})
         self.index = {w: i for i, w in enumerate(self.words)}
         self._ids: dict[str, list[int]] = {}
+        self.entities = entity_classes(train)
+        self._classes = [torch.tensor([self.index[w] for w in group]) for group in self.entities.values()
+                         if len(group) > 1]
         train_records, valid_records = split_stories(train, validation_fraction, seed)
         test_records = test
         self.train = self._encode(train_records, "train", cut=True)
@@ -223,45 +264,81 @@ class BabiTask(WordTask):
             self._ids[text] = [self.index.get(w, 1) for w in words(text)]
         return self._ids[text]
 
-    def _fit(self, record: dict, split: str) -> tuple[list[int], bool, bool]:
-        """(tokens, lost a statement, lost a supporting one): the question after its most recent statements that fit."""
-        question = self._sentence_ids(record["question"])
-        if len(question) > self.length:
+    def _lines(self, record: dict, earlier: list[dict]) -> list[tuple[list[int], int | None, int | None]]:
+        """The record's story up to its question as (token ids, answer id or None, statement id or None) lines:
+        its statements, with the story's ``earlier`` questions in place when ``story_questions`` is all."""
+        after: dict[int, list[dict]] = {}
+        if self.story_questions == "all":
+            for q in earlier:  # a question follows every statement its own context holds
+                after.setdefault(max(q["context_ids"], default=0), []).append(q)
+        lines = [(self._sentence_ids(q["question"]), self.index.get(q["answer"], 1), None) for q in after.get(0, [])]
+        for line_id, text in zip(record["context_ids"], record["context"]):
+            lines.append((self._sentence_ids(text), None, line_id))
+            lines += [(self._sentence_ids(q["question"]), self.index.get(q["answer"], 1), None)
+                      for q in after.get(line_id, [])]
+        return lines + [(self._sentence_ids(record["question"]), self.index.get(record["answer"], 1), None)]
+
+    def _fit(self, record: dict, lines: list, split: str, cut: bool) -> tuple[list[int], list[int], bool, bool, int]:
+        """(tokens, targets, lost a statement, lost a supporting one, support distance) of one question.
+
+        ``cut``: keep at most ``max_sentences`` of the most recent statements (and the questions after the first
+        of them), then as many lines as fit in ``task.length`` tokens with the question. targets: the answer of
+        every question in the kept lines at its '?' (IGNORE elsewhere); the last is the record's own.
+        """
+        question = lines[-1][0]
+        if cut and len(question) > self.length:
             raise UserError(f"task.length={self.length} is too short for bAbI: the question at "
                             f"{self.source.get(split, self.path)}:{record['line']} alone has {len(question)} tokens")
-        ids = record["context_ids"]
-        keep = len(ids) if self.max_sentences is None else min(len(ids), self.max_sentences)
-        sentences = [self._sentence_ids(s) for s in record["context"][len(ids) - keep:]]
-        room = self.length - len(question)
-        while sentences and sum(map(len, sentences)) > room:
-            sentences.pop(0)
-        first_kept = ids[len(ids) - len(sentences)] if sentences else None
-        lost_support = any(first_kept is None or s < first_kept for s in record["supporting"])
-        return [t for s in sentences for t in s] + question, len(sentences) < len(ids), lost_support
+        # Support distance in the whole story: tokens from the first supporting statement to the question.
+        sids = [sid for _, _, sid in lines]
+        starts = [0, *accumulate(len(t) for t, _, _ in lines)]
+        first_support = min(record["supporting"], default=None)
+        at = starts[sids.index(first_support)] if first_support in sids else starts[-2]
+        distance = starts[-2] - at
+        kept = lines
+        if cut:
+            statements = [i for i, sid in enumerate(sids) if sid is not None]
+            first = 0
+            if self.max_sentences is not None and len(statements) > self.max_sentences:
+                first = statements[-self.max_sentences]
+            while starts[-1] - starts[first] > self.length:  # the oldest lines go first
+                first += 1
+            kept = lines[first:]
+        tokens, targets = [], []
+        for ids, answer, _ in kept:
+            tokens += ids
+            targets += [IGNORE] * (len(ids) - 1) + [IGNORE if answer is None else answer]
+        kept_ids = {sid for _, _, sid in kept if sid is not None}
+        lost = len(kept_ids) < len(record["context_ids"])
+        lost_support = any(s not in kept_ids for s in record["supporting"])
+        return tokens, targets, lost, lost_support, distance
 
     def _encode(self, records: list[dict], split: str, cut: bool) -> dict[str, Tensor]:
-        """Left-padded token rows, full token counts, answer ids, support offsets, and what the cut lost.
+        """Left-padded token rows, their targets, full token counts, answer ids, support distances, what the cut lost.
 
         ``cut``: each story keeps its most recent statements that fit (rows of exactly ``length``); else whole.
         """
-        rows, lost, lost_support = [], [], []
-        for r in records:
-            if cut:
-                tokens, dropped, dropped_support = self._fit(r, split)
-            else:
-                tokens = [t for s in [*r["context"], r["question"]] for t in self._sentence_ids(s)]
-                dropped = dropped_support = False
+        rows, target_rows, lost, lost_support, distance, full = [], [], [], [], [], []
+        earlier: dict[int, list[dict]] = {}
+        for r in records:  # in file order: a story's earlier questions come first
+            lines = self._lines(r, earlier.setdefault(r["story"], []))
+            tokens, targets, dropped, dropped_support, d = self._fit(r, lines, split, cut)
+            earlier[r["story"]].append(r)
             rows.append(tokens)
+            target_rows.append(targets)
             lost.append(dropped)
             lost_support.append(dropped_support)
+            distance.append(d)
+            full.append(sum(len(t) for t, _, _ in lines))
         width = self.length if cut else max((len(r) for r in rows), default=1)
-        tokens = torch.zeros(len(rows), width, dtype=torch.long)
-        for i, r in enumerate(rows):
-            tokens[i, width - len(r):] = torch.tensor(r, dtype=torch.long)
-        full = [sum(len(self._sentence_ids(s)) for s in [*r["context"], r["question"]]) for r in records]
-        return {"tokens": tokens, "count": torch.tensor(full, dtype=torch.long),
-                "answer": torch.tensor([self.index.get(r["answer"], 1) for r in records], dtype=torch.long),
-                "support": torch.tensor([r["support_offset"] for r in records], dtype=torch.long),
+        # Filled row by row in numpy: a torch.tensor per row, or of all rows at once, is several times slower.
+        tokens, targets = np.zeros((len(rows), width), dtype=np.int64), np.full((len(rows), width), IGNORE)
+        for i, (r, t) in enumerate(zip(rows, target_rows)):
+            tokens[i, width - len(r):] = r
+            targets[i, width - len(t):] = t
+        tokens, targets = torch.from_numpy(tokens), torch.from_numpy(targets)
+        return {"tokens": tokens, "targets": targets, "count": torch.tensor(full, dtype=torch.long),
+                "answer": targets[:, -1].clone(), "support": torch.tensor(distance, dtype=torch.long),
                 "lost": torch.tensor(lost, dtype=torch.bool), "lost_support": torch.tensor(lost_support, dtype=torch.bool)}
 
     def sequence_length(self, length: int) -> int:
@@ -271,21 +348,37 @@ class BabiTask(WordTask):
         # Training reads every story, cut to `length` tokens: shorter stories are inside the range.
         return length <= self.length
 
-    def _batch(self, data: dict[str, Tensor], which: Tensor, length: int) -> tuple[Tensor, Tensor]:
-        tokens = data["tokens"][which]
-        width = tokens.shape[1]
-        inputs = tokens[:, max(0, width - length):]
-        if inputs.shape[1] < length:
-            inputs = torch.cat([torch.zeros(len(inputs), length - inputs.shape[1], dtype=torch.long), inputs], 1)
-        targets = torch.full_like(inputs, IGNORE)
-        targets[:, -1] = data["answer"][which]
+    def _batch(self, data: dict[str, Tensor], which: Tensor, length: int,
+               every_question: bool = False) -> tuple[Tensor, Tensor]:
+        """The rows ``which`` left-cut or left-padded to ``length``; targets: the last question's answer, or with
+        ``every_question`` the answer of every question in the row at its own '?'."""
+        inputs, targets = (fit_width(data[key][which], length, pad) for key, pad in (("tokens", 0), ("targets", IGNORE)))
+        if not every_question:
+            targets = torch.full_like(inputs, IGNORE)
+            targets[:, -1] = data["answer"][which]
         return inputs, targets
 
     def sample(self, batch_size: int, length: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
-        """Training questions drawn with replacement, each story cut as in ``_fit`` (``length``: the training length)."""
-        pick = torch.randint(0, len(self.train["count"]), (batch_size,), generator=generator, device=generator.device)
-        inputs, targets = self._batch(self.train, pick.cpu(), length)
-        return inputs.to(generator.device), targets.to(generator.device)
+        """Training questions drawn with replacement, each story cut as in ``_fit`` (``length``: the training length);
+        with ``story_questions=all`` every question in the row is scored, and with ``rename`` each row's people,
+        places and objects are renamed afresh (``renamed``)."""
+        device = generator.device
+        pick = torch.randint(0, len(self.train["count"]), (batch_size,), generator=generator, device=device)
+        inputs, targets = self._batch(self.train, pick.cpu(), length, every_question=self.story_questions == "all")
+        inputs, targets = inputs.to(device), targets.to(device)
+        return self.renamed(inputs, targets, generator) if self.rename else (inputs, targets)
+
+    def renamed(self, inputs: Tensor, targets: Tensor, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        """Each row with its own random permutation of every entity class (``entities``) applied to its tokens and
+        answers alike: the same story with other names, so a story learned by heart no longer answers it."""
+        device, b = generator.device, len(inputs)
+        mapping = torch.arange(self.num_tokens, device=device).repeat(b, 1)
+        for ids in self._classes:
+            ids = ids.to(device)
+            order = torch.rand(b, len(ids), generator=generator, device=device).argsort(1)
+            mapping[:, ids] = ids[order]
+        scored = targets != IGNORE
+        return mapping.gather(1, inputs), torch.where(scored, mapping.gather(1, targets.clamp(min=0)), targets)
 
     def _fixed(self, data: dict[str, Tensor], mask: Tensor, length: int, size: int, salt: int) -> EvalSet:
         which = torch.nonzero(mask)[:, 0]
@@ -357,7 +450,8 @@ class BabiTask(WordTask):
 
     def describe(self) -> dict:
         return {**super().describe(), "path": self.path, "task_id": self.task_id, "train_set": self.train_set,
-                "source": self.source, "max_sentences": self.max_sentences,
+                "source": self.source, "max_sentences": self.max_sentences, "rename": self.rename,
+                "story_questions": self.story_questions, "entities": self.entities,
                 "validation_fraction": self.validation_fraction, "train_questions": len(self.train["count"]),
                 "validation_questions": len(self.valid["count"]), "test_questions": len(self.test["count"]),
                 **self._cut_shares(self.train, "train"), **self._cut_shares(self.test_cut, "test")}
