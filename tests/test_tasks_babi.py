@@ -273,6 +273,28 @@ def test_every_question_of_a_story_is_scored_at_its_own_position_with_only_its_o
         assert torch.allclose(a[:first + 1], b[:first + 1], atol=1e-6) and not torch.allclose(a[-1], b[-1])
 
 
+@needs_babi
+def test_an_earlier_question_whose_support_the_cut_dropped_is_not_scored(tmp_path):
+    task = BabiTask(str(BABI / "en"), task_id=1, length=48, story_questions="all", cache_dir=str(tmp_path))
+    x, y = task._batch(task.train, torch.arange(len(task.train["count"])), 48, every_question=True)
+    names, skipped = task.token_names(), 0
+    for row, target in zip(x.tolist(), y.tolist()):
+        words_ = [names[t] for t in row]
+        for p, w in enumerate(words_[:-1]):
+            if w != "?":
+                continue
+            # qa1's rule, read off the window: "where is X ?" is answered by the latest sentence about X before it.
+            person = words_[p - 1]
+            sentences = " ".join(words_[:p - 3]).replace("·", "").replace("?", ".").split(".")
+            about = [s.split() for s in sentences if s.split() and s.split()[0] == person]
+            if target[p] == IGNORE:
+                skipped += 1
+                assert not about  # unscored only when the window no longer holds its supporting statement
+            else:
+                assert about and names[target[p]] == about[-1][-1]
+    assert skipped > 100
+
+
 def split_records(task: BabiTask, tmp_path) -> list[dict]:
     """The training records of ``task`` in the order its rows hold them (the seeded split's training side)."""
     from compare.tasks.babi import local_files, split_stories

@@ -8,6 +8,7 @@ from compare.reporting import figures
 from compare.reporting.findings import Cell, by_axis, cells_of
 from compare.reporting.frontier import (ZOOLOGY_FIG2, frontier_lines, frontier_panel_title, published_panels,
                                        query_accuracy)
+from compare.reporting.published import test_accuracy_by_support_distance
 from compare.reporting.scaling import curve_axes, headline, metric_name, scored_by
 from compare.reporting.scaling_figures import scaling_figures
 from compare.runs.atomic import atomic_write_bytes
@@ -78,6 +79,12 @@ def task_figures(out: FigureSet, task: str, by_model: dict[str, dict[int, Cell]]
                  f"{task}: exact-sequence accuracy by {axis.replace('_', ' ')}, at the training length"
                  + (" and (panels \"evaluated at\") at the longest evaluated length, past the lengths trained on"
                     if longer else "") + ". " + ERROR_BARS)
+    if by_support := test_accuracy_by_support_distance(by_model):
+        out.save(f"test_accuracy_by_support_distance_{task}.png",
+                 figures.accuracy_by_slice(task, "support_distance (tokens, test file)", by_support),
+                 f"{task}: accuracy on every question of the test file (cut as in training) by the distance from "
+                 "its first supporting statement back to the question, in tokens (bins named by their lower "
+                 "edge); one panel per training length. " + ERROR_BARS)
     for axis in curve_axes(by_model):
         some = next(c for cs in by_model.values() for c in cs.values())
         kind, name = scored_by(some), metric_name(some)

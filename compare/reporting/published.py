@@ -54,6 +54,25 @@ BABI_PUBLISHED = (
 TASK_NAMES = {1: "single supporting fact", 2: "two supporting facts", 3: "three supporting facts"}
 
 
+def test_accuracy_by_support_distance(by_model: dict) -> dict[int, dict[str, dict[int, tuple]]]:
+    """A task's cells' accuracy on every test question by support distance (``task_metrics``, bAbI), for
+    ``figures.accuracy_by_slice``: {training length: {cell label: {distance bin: (mean, lo, hi)}}}; {} for tasks
+    without it. lo and hi are None with one seed."""
+    out: dict = {}
+    for label, by_length in by_model.items():
+        for length, cell in by_length.items():
+            keys = {int(k) for r in cell.rows
+                    for k in ((r.get("task_metrics") or {}).get("test_acc_by_support_distance") or {})}
+            points = {}
+            for k in sorted(keys):
+                iv = t_interval(per_seed(cell.rows, lambda r, k=k: ((r.get("task_metrics") or {}).get(
+                    "test_acc_by_support_distance") or {}).get(str(k))), UNIT)
+                points[k] = (iv.mean, *((iv.lo, iv.hi) if iv.half is not None else (None, None)))
+            if points:
+                out.setdefault(length, {})[label] = points
+    return out
+
+
 def _metric(name: str):
     def get(row: dict):
         v = (row.get("task_metrics") or {}).get(name)

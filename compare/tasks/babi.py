@@ -264,26 +264,29 @@ class BabiTask(WordTask):
             self._ids[text] = [self.index.get(w, 1) for w in words(text)]
         return self._ids[text]
 
-    def _lines(self, record: dict, earlier: list[dict]) -> list[tuple[list[int], int | None, int | None]]:
-        """The record's story up to its question as (token ids, answer id or None, statement id or None) lines:
-        its statements, with the story's ``earlier`` questions in place when ``story_questions`` is all."""
+    def _lines(self, record: dict, earlier: list[dict]) -> list[tuple[list[int], tuple | None, int | None]]:
+        """The record's story up to its question as (token ids, (answer id, supporting ids) or None, statement id or
+        None) lines: its statements, with the story's ``earlier`` questions in place when ``story_questions`` is all."""
+        def asked(q: dict) -> tuple[list[int], tuple, None]:
+            return self._sentence_ids(q["question"]), (self.index.get(q["answer"], 1), q["supporting"]), None
+
         after: dict[int, list[dict]] = {}
         if self.story_questions == "all":
             for q in earlier:  # a question follows every statement its own context holds
                 after.setdefault(max(q["context_ids"], default=0), []).append(q)
-        lines = [(self._sentence_ids(q["question"]), self.index.get(q["answer"], 1), None) for q in after.get(0, [])]
+        lines = [asked(q) for q in after.get(0, [])]
         for line_id, text in zip(record["context_ids"], record["context"]):
             lines.append((self._sentence_ids(text), None, line_id))
-            lines += [(self._sentence_ids(q["question"]), self.index.get(q["answer"], 1), None)
-                      for q in after.get(line_id, [])]
-        return lines + [(self._sentence_ids(record["question"]), self.index.get(record["answer"], 1), None)]
+            lines += [asked(q) for q in after.get(line_id, [])]
+        return lines + [asked(record)]
 
     def _fit(self, record: dict, lines: list, split: str, cut: bool) -> tuple[list[int], list[int], bool, bool, int]:
         """(tokens, targets, lost a statement, lost a supporting one, support distance) of one question.
 
         ``cut``: keep at most ``max_sentences`` of the most recent statements (and the questions after the first
-        of them), then as many lines as fit in ``task.length`` tokens with the question. targets: the answer of
-        every question in the kept lines at its '?' (IGNORE elsewhere); the last is the record's own.
+        of them), then as many lines as fit in ``task.length`` tokens with the question. targets: the record's
+        answer at the last '?', and the answer of every earlier question kept whose supporting statements were
+        all kept at its own '?' (one the cut made unanswerable is not scored); IGNORE elsewhere.
         """
         question = lines[-1][0]
         if cut and len(question) > self.length:
@@ -304,11 +307,12 @@ class BabiTask(WordTask):
             while starts[-1] - starts[first] > self.length:  # the oldest lines go first
                 first += 1
             kept = lines[first:]
-        tokens, targets = [], []
-        for ids, answer, _ in kept:
-            tokens += ids
-            targets += [IGNORE] * (len(ids) - 1) + [IGNORE if answer is None else answer]
         kept_ids = {sid for _, _, sid in kept if sid is not None}
+        tokens, targets = [], []
+        for i, (ids, asked, _) in enumerate(kept):
+            answerable = asked is not None and (i == len(kept) - 1 or all(s in kept_ids for s in asked[1]))
+            tokens += ids
+            targets += [IGNORE] * (len(ids) - 1) + [asked[0] if answerable else IGNORE]
         lost = len(kept_ids) < len(record["context_ids"])
         lost_support = any(s not in kept_ids for s in record["supporting"])
         return tokens, targets, lost, lost_support, distance

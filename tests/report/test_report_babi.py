@@ -91,6 +91,10 @@ def test_a_tiny_real_babi_job_then_build_report_shows_the_table(tmp_path):
     assert "## bAbI beside the published figures" in md and "### bAbI qa1 (single supporting fact)" in md
     assert f"| ours | lstm | 1k | 1 | {row['task_metrics']['test_acc']:.2f} |" in md
     assert "Weston et al. 2015" in md and "Sukhbaatar et al. 2015" in md
+    # Accuracy on every test question by support distance, from the run's task_metrics.
+    png = sweep / "report" / "figures" / "test_accuracy_by_support_distance_babi_qa1.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.name in md
+    assert set(row["task_metrics"]["test_acc_by_support_distance"]) == {"4", "8", "16", "32"}
 
 
 @needs_babi
@@ -109,3 +113,19 @@ def test_babi_tasks_and_training_sets_are_other_tasks_in_the_report_never_extra_
     assert len(cells["babi_qa1"]["lstm"][64].rows) == 2 and len(cells["babi_qa1_10k"]["lstm"][64].rows) == 1
     assert [b[1] for b in babi_published_blocks(rows) if b[0] == "h3"] == ["bAbI qa1 (single supporting fact)",
                                                                          "bAbI qa2 (two supporting facts)"]
+
+
+def test_test_accuracy_by_support_distance_pools_seeds_per_cell():
+    from compare.reporting.findings import cells_of
+    from compare.reporting.published import test_accuracy_by_support_distance
+
+    rows = [{**_row(1, "transformer", seed, 0.9), "task": "babi_qa1", "status": "ok"} for seed in (0, 1)]
+    for row, (near, far) in zip(rows, ((1.0, 0.2), (0.8, 0.4))):
+        row["task_metrics"]["test_acc_by_support_distance"] = {"4": near, "32": far}
+    by = test_accuracy_by_support_distance(cells_of(rows)["babi_qa1"])
+    (mean4, lo4, hi4), (mean32, _, _) = by[64]["transformer"][4], by[64]["transformer"][32]
+    assert (mean4, mean32) == pytest.approx((0.9, 0.3)) and lo4 < 0.9 < hi4 <= 1.0
+    one = test_accuracy_by_support_distance(cells_of(rows[:1])["babi_qa1"])
+    assert one[64]["transformer"][32] == (0.2, None, None)  # one seed: no interval
+    assert test_accuracy_by_support_distance(cells_of([{**_row(1, "lstm", 0, 0.5), "task": "babi_qa1",
+                                                        "status": "ok"}])["babi_qa1"]) == {}
