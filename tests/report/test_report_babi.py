@@ -56,14 +56,16 @@ def test_published_table_per_task_from_synthetic_rows_names_the_sources():
     # the best seed beside it; 1k rows before 10k, then the papers.
     assert qa1[0][:6] == ["ours", "lstm", "1k", 2, "0.45 (0.40, 0.50)", "0.50"]
     assert [r[1:3] for r in qa1] == [["lstm", "1k"], ["transformer", "1k"], ["lstm", "10k"],
-                                    ["LSTM", "1k"], ["MemN2N", "1k"]]
-    assert [r[4] for r in qa1[3:]] == ["0.50", "1.00"]
+                                    ["LSTM", "1k"], ["MemN2N", "1k"], ["EntNet", "10k"]]
+    assert [r[4] for r in qa1[3:]] == ["0.50", "1.00", "1.00"]
     qa3 = tables["bAbI qa3 (three supporting facts)"][2]
-    assert qa3[0][4:7] == ["0.25", "0.25", "0.30"] and [r[4] for r in qa3[1:]] == ["0.20", "0.60"]
+    assert qa3[0][4:7] == ["0.25", "0.25", "0.30"] and [r[4] for r in qa3[1:]] == ["0.20", "0.60", "0.96"]
     md = to_markdown(blocks)
     assert "arXiv:1502.05698, Table 3" in md and "End-To-End Memory Networks" in md and "arXiv:1503.08895" in md
     assert babi_published_blocks([r for r in rows if r["task"] == "copy"]) == []
-    assert {(p.task_id, p.model) for p in BABI_PUBLISHED} == {(t, m) for t in (1, 2, 3) for m in ("LSTM", "MemN2N")}
+    assert "arXiv:1612.03969" in md
+    assert {(p.task_id, p.model, p.train_set) for p in BABI_PUBLISHED} == {
+        (t, m, n) for t in (1, 2, 3) for m, n in (("LSTM", "1k"), ("MemN2N", "1k"), ("EntNet", "10k"))}
 
 
 @needs_babi
