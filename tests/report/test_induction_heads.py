@@ -60,6 +60,7 @@ def test_the_preset_trains_at_one_length_and_asks_up_to_16x():
         task = cfg["task"]
         assert task["_target_"].endswith("InductionHeadsTask") and task["vocab_size"] == 16
         assert task["min_length"] == task["length"] and max(cfg["eval"]["multipliers"]) == 16
+        assert cfg["callbacks"]["timeline"]["points"] == 8  # compare-lab's training timeline
 
 
 def test_a_tiny_sweep_reports_its_figures_beside_table_11(cli, tmp_path: Path):

@@ -31,6 +31,20 @@ def test_preset_sweeps_models_and_tasks_and_looks_up_id_and_length(make_cfg, tmp
     assert "joblib" in hydra_cfg.launcher._target_
 
 
+def test_the_10k_preset_scores_every_question_and_keeps_a_timeline():
+    from preset_jobs import job_config, sweep_jobs
+
+    jobs = sweep_jobs("babi_10k")
+    assert len(jobs) == 4 and {o for job in jobs for o in job if o.startswith("model=")} == {
+        "model=lstm", "model=positions/rope"}
+    for num, job in enumerate(jobs):
+        cfg = job_config("babi_10k", job, num, extra=("task.path=/babi/en",))
+        task = cfg["task"]
+        assert (task["train_set"], task["story_questions"]) == ("10k", "all")
+        assert task["length"] == {1: 64, 2: 128}[task["task_id"]]
+        assert cfg["trainer"]["max_steps"] == 5000 and cfg["callbacks"]["timeline"]["points"] == 8
+
+
 @needs_babi
 def test_the_10k_switch_finds_the_10k_files_of_qa1_and_qa2():
     for task_id in (1, 2):
