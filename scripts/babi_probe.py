@@ -26,8 +26,8 @@ import torch
 from compare.evaluation.ladder import evaluate_set
 from compare.models import MinRNNLM, RecurrentLM, TransformerLM, count_params
 from compare.tasks.babi import BabiTask
-from compare.training.module import sequence_loss
 from compare.training.schedules import warmup_cosine
+from learning_probe import train_step  # scripts/ is on sys.path when a script runs
 
 
 def parse_args() -> argparse.Namespace:
@@ -110,14 +110,7 @@ def main() -> None:
           flush=True)
     start, losses = time.perf_counter(), []
     for step in range(a.steps):
-        x, y = task.sample(a.batch_size, a.length, gen)
-        loss = sequence_loss(model(x), y)
-        opt.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        losses.append(loss.item())
+        losses.append(train_step(model, opt, sched, *task.sample(a.batch_size, a.length, gen)))
         if (step + 1) % a.every == 0 or step + 1 == a.steps:
             v = evaluate_set(model, val)
             t = task.extra_metrics(model)

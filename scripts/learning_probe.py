@@ -169,14 +169,16 @@ def main() -> None:
     print(f"{time.perf_counter() - start:.0f} s")
 
 
-def train_step(model, opt, sched, x, y) -> None:
-    """One optimiser step as compare-train takes it: AdamW, gradients clipped at 1.0, the schedule advanced."""
+def train_step(model, opt, sched, x, y) -> float:
+    """One optimiser step as compare-train takes it: AdamW, gradients clipped at 1.0, the schedule advanced;
+    returns the batch's loss."""
     loss = sequence_loss(model(x), y)
     opt.zero_grad()
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
     opt.step()
     sched.step()
+    return loss.item()
 
 
 def text_lm_probe(a: argparse.Namespace, task: TextLMTask, model, opt, sched) -> None:
