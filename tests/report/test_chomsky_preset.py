@@ -16,7 +16,7 @@ def test_the_preset_sweeps_the_papers_models_over_transduction_tasks_and_seeds()
     assert cfg.hydra.mode.name == "MULTIRUN" and "joblib" in cfg.hydra.launcher._target_
     params = cfg.hydra.sweeper.params
     assert set(params.model.split(",")) == {"lstm", "rnn", "positions/alibi", "mingru"}
-    assert len(params.seed.split(",")) >= 2  # best seed and mean over seeds
+    assert len(params.seed.split(",")) >= 3  # best seed and mean over seeds
     jobs = sweep_jobs("chomsky")
     assert len(jobs) == 4 * len(params.task.split(",")) * len(params.seed.split(","))
     # One job per task (each model on the first task): composing all of them takes minutes on a busy machine.
@@ -32,6 +32,10 @@ def test_the_preset_sweeps_the_papers_models_over_transduction_tasks_and_seeds()
         # The ladder: the training length, then lengths past it up to at least 4N.
         assert min(config["eval"]["lengths"]) == n and max(config["eval"]["lengths"]) >= 4 * n
         assert config["trainer"]["max_steps"] > 0 and config["threads"] == 1
+        # The paper's LSTM and RNN have one layer; each model trains at its own rate (per_model in the preset).
+        model = job[0].removeprefix("model=")
+        assert config["model"]["num_layers"] == (1 if model in ("lstm", "rnn") else 2)
+        assert config["optimizer"]["lr"] == {"lstm": 1e-2}.get(model, 3e-3)
         budgets.add(config["model"]["param_budget"])
     assert budgets == {50000} and len(firsts) == 4 + len(params.task.split(","))
     job = composed("experiment=chomsky", "model=positions/alibi", "task=reverse_string", "seed=1", job_num=7)
