@@ -35,7 +35,7 @@ def test_help_lists_examples_every_preset_and_the_config_groups(monkeypatch, cap
     for preset in presets():
         assert " ".join(f"{preset.summary}. [{preset.time}]".split()) in flat
     assert "[9 min on an idle VM (32 jobs, two at a time; measured 2026-12-02)]" in flat
-    assert "Hierarchy\"), scaled to 2 CPU cores. [30 min 16 s at load 10-12" in flat  # chomsky's time line
+    assert "Hierarchy\"), scaled to 2 CPU cores. [about 16 min (CPU time 1,775 s" in flat  # chomsky's time line
     assert "demonstration. [" in flat and "(issue" not in flat  # the first sentence, without its developer notes
     groups = out.split("== Config groups")[1]
     assert "model: gru, linear_attention, lstm" in groups and "experiment: babi" in groups
