@@ -38,7 +38,7 @@ def test_help_lists_examples_every_preset_and_the_config_groups(monkeypatch, cap
     assert "Hierarchy\"), scaled to 2 CPU cores. [about 16 min (CPU time 1,775 s" in flat  # chomsky's time line
     assert "demonstration. [" in flat and "(issue" not in flat  # the first sentence, without its developer notes
     groups = out.split("== Config groups")[1]
-    assert "model: gru, linear_attention, lstm" in groups and "experiment: babi" in groups
+    assert "model: deltanet, gru, linear_attention, lstm, mamba" in groups and "experiment: babi" in groups
 
 
 def test_a_preset_header_gives_its_first_sentence_and_time(tmp_path: Path):
