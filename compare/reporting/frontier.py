@@ -14,8 +14,8 @@ from compare.reporting.intervals import UNIT, Interval, per_seed, t_interval
 
 ZOOLOGY_FIG2 = ("Arora et al. 2023, \"Zoology: Measuring and Improving Recall in Efficient Language Models\", "
                 "arXiv:2312.04927, Figure 2 (HazyResearch/zoology assets/figure2.png): 2 layers, an 8,192-token "
-                "vocabulary, 100k training examples, best of 4 learning rates; values read off the figure (about "
-                "± 0.03)")
+                "vocabulary, 100k training examples seen for 64 epochs (batch 512 at 64 tokens), best of 4 "
+                "learning rates; values read off the figure (about ± 0.03)")
 
 #: Zoology's Figure 2, read off the figure: {(input length, pairs): {model: {model dimension: accuracy}}}. Its x
 #: axis is the model dimension, not the state size, and its fixed-state models (H3, RWKV, BaseConv, Hyena) are
