@@ -102,8 +102,8 @@ class RecurrentLM(SequenceModel):
             h = x.new_zeros(self.hidden_size)
             c = x.new_zeros(self.hidden_size)
             seen: dict[str, list[Tensor]] = {}
-            for x_t in x:
-                gi, gh = x_t @ w_ih.T + b_ih, h @ w_hh.T + b_hh
+            for gi in x @ w_ih.T + b_ih:  # the input's share of every gate, all tokens at once
+                gh = h @ w_hh.T + b_hh
                 if self.name == "lstm":
                     i, f, g, o = (gi + gh).chunk(4)
                     i, f, o = torch.sigmoid(i), torch.sigmoid(f), torch.sigmoid(o)

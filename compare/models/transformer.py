@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from compare.errors import UserError
-from compare.models.blocks import BlockStackLM, PreNormBlock, check_stack
+from compare.models.blocks import BlockStackLM, PreNormBlock, check_heads, check_stack
 from compare.models.positions import (
     POSITIONAL_ENCODINGS,
     AttentionPattern,
@@ -103,8 +103,6 @@ def check_attention(attention: str, pos_encoding: str, n_heads: int, max_positio
         raise UserError(f"attention={attention!r} is not known; choose one of {list(ATTENTION_IMPLS)}")
     if pos_encoding not in POSITIONAL_ENCODINGS:
         raise UserError(f"pos_encoding={pos_encoding!r} is not known; choose one of {list(POSITIONAL_ENCODINGS)}")
-    if n_heads < 1:
-        raise UserError(f"n_heads={n_heads} must be >= 1")
     if pos_encoding == "learned" and (max_positions is None or max_positions < 1):
         raise UserError(f"max_positions={max_positions}: a learned position table needs a size >= 1")
     if window is not None and (isinstance(window, bool) or not isinstance(window, int) or window < 1):
@@ -156,10 +154,9 @@ class TransformerLM(BlockStackLM):
         window: int | None = None,
         hard_alibi_windows: Sequence[int | None] | None = None,
     ) -> None:
+        check_heads(n_heads, d_model)
         hard_alibi_windows = check_attention(attention, pos_encoding, n_heads, max_positions, window, hard_alibi_windows)
         check_stack(num_layers, mlp_ratio, d_ff, dropout)
-        if d_model is not None and d_model % n_heads:
-            raise UserError(f"d_model={d_model} must be a multiple of n_heads={n_heads}")
         if d_model is None:
             if param_budget is None:
                 raise UserError("transformer: set model.d_model or model.param_budget")

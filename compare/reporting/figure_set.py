@@ -73,7 +73,7 @@ def task_figures(out: FigureSet, task: str, by_model: dict[str, dict[int, Cell]]
                 for key, at in [(L, None)] + ([((L, longest), longest)] if longest else []):
                     sliced = cell.slices(at).get(axis)
                     if sliced:
-                        by.setdefault(key, {})[model] = {k: (iv.mean, *_ends(iv)) for k, iv in sliced.items()}
+                        by.setdefault(key, {})[model] = {k: (iv.mean, *iv.bar) for k, iv in sliced.items()}
         longer = any(isinstance(k, tuple) for k in by)
         out.save(f"accuracy_by_{axis}_{task}.png", figures.accuracy_by_slice(task, axis, by),
                  f"{task}: exact-sequence accuracy by {axis.replace('_', ' ')}, at the training length"
@@ -89,7 +89,7 @@ def task_figures(out: FigureSet, task: str, by_model: dict[str, dict[int, Cell]]
         some = next(c for cs in by_model.values() for c in cs.values())
         kind, name = scored_by(some), metric_name(some)
         panels = {f"{task}: trained at length {L}":
-                  {label: [(v, headline(c).mean, *_ends(headline(c))) for v, c in sorted(values.items())]
+                  {label: [(v, headline(c).mean, *headline(c).bar) for v, c in sorted(values.items())]
                    for label, values in lines.items()}
                   for L, lines in sorted(by_axis(by_model, axis).items())}
         out.save(f"{kind}_vs_{axis}_{task}.png",
@@ -102,7 +102,7 @@ def task_figures(out: FigureSet, task: str, by_model: dict[str, dict[int, Cell]]
     scaling_figures(out, task, by_model)
     if lines := frontier_lines(by_model):
         panels = {frontier_panel_title(task, L):
-                  {model: [(state, query_accuracy(c).mean, *_ends(query_accuracy(c))) for state, c in pts]
+                  {model: [(state, query_accuracy(c).mean, *query_accuracy(c).bar) for state, c in pts]
                    for model, pts in by_line.items()}
                   for L, by_line in lines.items()}
         published = published_panels(task, lines)
@@ -129,11 +129,6 @@ def task_figures(out: FigureSet, task: str, by_model: dict[str, dict[int, Cell]]
                  + ").")
 
 
-def _ends(iv) -> tuple:
-    """(lo, hi) of an interval, (None, None) with one seed: what the figures draw as an error bar."""
-    return (iv.lo, iv.hi) if iv.half is not None else (None, None)
-
-
 def _searched(by_model: dict[str, dict[int, Cell]]) -> bool:
     return any(c.lr_search for ms in by_model.values() for c in ms.values())
 
@@ -146,7 +141,7 @@ def summary_figures(out: FigureSet, cells: dict[str, dict[str, dict[int, Cell]]]
                 for t, ms in cells.items()}
 
     def stat(key):
-        return lambda c: (c.stat(key).mean, *_ends(c.stat(key)))
+        return lambda c: (c.stat(key).mean, *c.stat(key).bar)
 
     def measured(key) -> bool:
         return any(c.stat(key).mean for ms in cells.values() for by_len in ms.values() for c in by_len.values())
@@ -169,7 +164,7 @@ def summary_figures(out: FigureSet, cells: dict[str, dict[str, dict[int, Cell]]]
              else "Validation (evaluation-set where a learning rate was chosen on validation or a run trained on "
                   "a range of lengths)")
     out.save("accuracy_at_train_length.png",
-             figures.metric_vs_train_length(per_task(lambda c: (c.accuracy().mean, *_ends(c.accuracy()))),
+             figures.metric_vs_train_length(per_task(lambda c: (c.accuracy().mean, *c.accuracy().bar)),
                                             "exact-sequence accuracy", "Accuracy at the training length",
                                             ylim=(-0.05, 1.05)),
              f"{where} exact-sequence accuracy at the length each run was trained on (the longest, where it trained "

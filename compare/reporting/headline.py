@@ -87,7 +87,7 @@ class Contest:
 
 def _best(cells: dict[str, Cell], by_loss: bool) -> tuple[str, Interval] | None:
     """The best model by the task's headline number: the lowest validation loss or the highest accuracy."""
-    scored = [(m, headline(c)) for m, c in sorted(cells.items()) if headline(c).mean is not None]
+    scored = [(m, iv) for m, c in sorted(cells.items()) if (iv := headline(c)).mean is not None]
     return (min if by_loss else max)(scored, key=lambda p: p[1].mean, default=None)
 
 

@@ -79,6 +79,11 @@ class Interval:
         return hi if self.bounds[1] is None else min(hi, self.bounds[1])
 
     @property
+    def bar(self) -> tuple[float | None, float | None]:
+        """(lo, hi) as the figures draw an error bar; (None, None) with one seed (no interval)."""
+        return (self.lo, self.hi) if self.half is not None else (None, None)
+
+    @property
     def best(self) -> float | None:
         """The highest per-seed value (the best seed, where higher is better: published tables such as Delétang
         et al. 2023 report the best of their seeds)."""

@@ -76,7 +76,7 @@ def test_accuracy_by_support_distance(by_model: dict) -> dict[int, dict[str, dic
             for k in sorted(keys):
                 iv = t_interval(per_seed(cell.rows, lambda r, k=k: ((r.get("task_metrics") or {}).get(
                     "test_acc_by_support_distance") or {}).get(str(k))), UNIT)
-                points[k] = (iv.mean, *((iv.lo, iv.hi) if iv.half is not None else (None, None)))
+                points[k] = (iv.mean, *iv.bar)
             if points:
                 out.setdefault(length, {})[label] = points
     return out

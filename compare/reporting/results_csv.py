@@ -64,8 +64,8 @@ def _cell_values(records: list[RunRecord], lengths: list[int]) -> dict[int, dict
 def _interval_columns(name: str, iv) -> dict[str, Any]:
     if iv is None:
         return {f"{name}_{s}": None for s in INTERVAL_PARTS}
-    return {f"{name}_mean": iv.mean, f"{name}_ci95": iv.half, f"{name}_lo": iv.lo if iv.half is not None else None,
-            f"{name}_hi": iv.hi if iv.half is not None else None}
+    return {f"{name}_mean": iv.mean, f"{name}_ci95": iv.half, f"{name}_lo": iv.bar[0],
+            f"{name}_hi": iv.bar[1]}
 
 
 #: Where a cell's axis values travel among its columns (they become one column per axis key).

@@ -75,7 +75,7 @@ def _points(cells: list[Cell], x_of) -> list[tuple]:
     for c in cells:
         iv, x = headline(c), x_of(c)
         if iv.mean is not None and x is not None:
-            out.append((x, iv.mean, *((iv.lo, iv.hi) if iv.half is not None else (None, None))))
+            out.append((x, iv.mean, *iv.bar))
     return out
 
 

@@ -356,10 +356,11 @@ class BabiTask(WordTask):
                every_question: bool = False) -> tuple[Tensor, Tensor]:
         """The rows ``which`` left-cut or left-padded to ``length``; targets: the last question's answer, or with
         ``every_question`` the answer of every question in the row at its own '?'."""
-        inputs, targets = (fit_width(data[key][which], length, pad) for key, pad in (("tokens", 0), ("targets", IGNORE)))
-        if not every_question:
-            targets = torch.full_like(inputs, IGNORE)
-            targets[:, -1] = data["answer"][which]
+        inputs = fit_width(data["tokens"][which], length, 0)
+        if every_question:
+            return inputs, fit_width(data["targets"][which], length, IGNORE)
+        targets = torch.full_like(inputs, IGNORE)
+        targets[:, -1] = data["answer"][which]
         return inputs, targets
 
     def sample(self, batch_size: int, length: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:

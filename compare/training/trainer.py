@@ -56,9 +56,11 @@ def build_trainer(cfg: DictConfig, callbacks: list, purge_from: int | None, num_
     extra = {} if cfg.trainer.get("plugins") else {"plugins": checkpoint_plugins()}
     trainer = build(cfg.trainer, callbacks=callbacks + bar, logger=build_loggers(cfg, purge_from),
                     enable_progress_bar=show_bar, **extra, **(overrides or {}))
+    resolved = None
     for lg in trainer.loggers:
         settings = {"params": num_params}
         if not isinstance(lg, TensorBoardLogger):
-            settings = {**OmegaConf.to_container(cfg, resolve=True), **settings}
+            resolved = resolved if resolved is not None else OmegaConf.to_container(cfg, resolve=True)
+            settings = {**resolved, **settings}
         lg.log_hyperparams(settings)
     return trainer
