@@ -50,7 +50,8 @@ def test_scaling_presets_build_every_model_at_every_size_within_budget(make_cfg,
     for model in ("lstm", "mingru", "positions/rope"):
         for size, params in sizes.items():
             cfg = make_cfg([f"experiment={preset}", f"model={model}", f"size={size}", "hydra/launcher=basic"])
-            assert cfg.budget.flops == pytest.approx(6 * params * (600_000 if preset == "scaling" else 10_000_000))
+            tokens = 600_000 * (params / 25_000) ** 0.25 if preset == "scaling" else 10_000_000
+            assert cfg.budget.flops == pytest.approx(6 * params * tokens, rel=0.01)
             assert cfg.task._target_.endswith("TextLMTask") and cfg.task.length >= 256
             model_ = build_model(cfg.model, vocab_size=256)
             n = sum(p.numel() for p in model_.parameters())
@@ -62,11 +63,11 @@ def test_scaling_presets_build_every_model_at_every_size_within_budget(make_cfg,
 
 
 def test_scaling_preset_gives_every_model_of_a_size_the_same_flops_at_its_own_rate():
-    # The largest CPU size: each model's steps reach 6 x 400k x 600k FLOPs at its own cost per step.
+    # The largest CPU size: each model's steps reach 6 x 400k x 1.2M FLOPs at its own cost per step.
     steps, rates = {}, {}
     for model in ("lstm", "mingru", "positions/rope"):
         cfg = composed("experiment=scaling", f"model={model}", "size=p400k", "hydra/launcher=basic")
-        rates[model] = cfg.optimizer.lr  # resolved inside the job, from the preset's lr_for
+        rates[model] = cfg.optimizer.lr  # resolved inside the job, from the preset's plan for this size
         task = build(cfg.task)
         module = SequenceModule(build_model(cfg.model, vocab_size=task.num_tokens), build(cfg.optimizer))
         plan = plan_budget(cfg, module, build(cfg.data, task=task, seed=0))
@@ -74,7 +75,7 @@ def test_scaling_preset_gives_every_model_of_a_size_the_same_flops_at_its_own_ra
         per_step = cfg.data.batch_size * module.flops_per_sequence(256)
         assert (steps[model] - 1) * per_step < cfg.budget.flops <= steps[model] * per_step
     assert steps["positions/rope"] < steps["lstm"]  # attention's T^2 costs the transformer steps
-    assert rates == dict(cfg.lr_for)
+    assert rates == dict(cfg.plan.p400k.lr) and rates["positions/rope"] < rates["lstm"]
     jobs = sweep_jobs("scaling")
     assert len(jobs) == 24 and {j[0] for j in jobs} == {"seed=0", "seed=1"}
 
