@@ -6,7 +6,7 @@ from pathlib import Path
 
 from compare.reporting import figures
 from compare.reporting.findings import Cell, by_axis, cells_of
-from compare.reporting.frontier import (ZOOLOGY_FIG2, frontier_lines, frontier_panel_title, published_panels,
+from compare.reporting.frontier import (ZOOLOGY_FIG2, frontier_lines, published_panels,
                                        query_accuracy)
 from compare.reporting.published import test_accuracy_by_support_distance
 from compare.reporting.scaling import curve_axes, headline, metric_name, scored_by
@@ -88,7 +88,7 @@ def task_figures(out: FigureSet, task: str, by_model: dict[str, dict[int, Cell]]
     for axis in curve_axes(by_model):
         some = next(c for cs in by_model.values() for c in cs.values())
         kind, name = scored_by(some), metric_name(some)
-        panels = {f"{task}: trained at length {L}":
+        panels = {figures.panel_title(task, L):
                   {label: [(v, headline(c).mean, *headline(c).bar) for v, c in sorted(values.items())]
                    for label, values in lines.items()}
                   for L, lines in sorted(by_axis(by_model, axis).items())}
@@ -101,7 +101,7 @@ def task_figures(out: FigureSet, task: str, by_model: dict[str, dict[int, Cell]]
                  f"{axis}), one panel per training length. " + ERROR_BARS)
     scaling_figures(out, task, by_model)
     if lines := frontier_lines(by_model):
-        panels = {frontier_panel_title(task, L):
+        panels = {figures.panel_title(task, L):
                   {model: [(state, query_accuracy(c).mean, *query_accuracy(c).bar) for state, c in pts]
                    for model, pts in by_line.items()}
                   for L, by_line in lines.items()}

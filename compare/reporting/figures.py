@@ -27,6 +27,11 @@ _SPARE = ["#7f7f7f", "#aec7e8", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#db
 _ASSIGNED: dict[str, str] = {}
 
 
+def panel_title(task: str, length) -> str:
+    """The title of a figure's panel for the runs trained at one length (mqar: its number of key-value pairs)."""
+    return f"{task}: trained at length {length}"
+
+
 def model_colour(model: str) -> str:
     """The colour that stands for ``model`` in every figure (models not listed get the next free colour)."""
     if model in MODEL_COLOURS:
@@ -126,7 +131,7 @@ def _ladder_panels(panels: list[tuple[str, dict[str, list[dict]], tuple[int, int
         ax.set_xlim(lo / 1.15, hi * 1.15)
         _log2_lengths(ax, all_lengths + [lo_t, hi_t])
         ax.set_ylim(-0.06, 1.12)
-        ax.set_title(f"{task}: trained at length {hi_t}" if lo_t == hi_t
+        ax.set_title(panel_title(task, hi_t) if lo_t == hi_t
                      else f"{task}: trained at lengths {lo_t}–{hi_t}", fontsize=10)
         ax.set_xlabel("evaluated length")
         ax.grid(alpha=0.3)
@@ -244,7 +249,7 @@ def accuracy_by_slice(task: str, axis: str,
             ax.plot([p[0] for p in pts], [p[1] for p in pts], "-o", ms=4, color=colour, label=model)
             _errorbars(ax, [p[0] for p in pts], [p[1] for p in pts], [p[2] for p in pts], colour)
         ax.set_ylim(-0.05, 1.05)
-        ax.set_title(f"{task}: trained at length {train_len}" + ("" if eval_len == train_len else
+        ax.set_title(panel_title(task, train_len) + ("" if eval_len == train_len else
                                                                   f", evaluated at {eval_len}"), fontsize=10)
         ax.set_xlabel(axis.replace("_", " "))
         ax.grid(alpha=0.3)
@@ -266,7 +271,7 @@ def validation_curves(task: str, curves: dict[int, dict[str, list[list[tuple[int
                 ax.plot([s for s, _ in series], [v for _, v in series], "-", marker=".", color=model_colour(model),
                         alpha=1.0 if i == 0 else 0.5, label=model if i == 0 else None)
         ax.set_ylim(-0.05, 1.05)
-        ax.set_title(f"{task}: trained at length {train_len}", fontsize=10)
+        ax.set_title(panel_title(task, train_len), fontsize=10)
         ax.set_xlabel("training step")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)

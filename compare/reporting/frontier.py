@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from compare.reporting.figures import panel_title
 from compare.reporting.findings import Cell
 from compare.reporting.intervals import UNIT, Interval, per_seed, t_interval
 from compare.reporting.scaling import scored_by
@@ -65,21 +66,16 @@ def frontier_lines(by_model: dict[str, dict[int, Cell]]) -> dict[int, dict[str, 
 def published_panels(task: str, lines: dict[int, dict[str, list[tuple[int, Cell]]]]) -> dict[str, dict[str, list]]:
     """Zoology's Figure 2 as figure panels, one for each (input length, pairs) of ``lines`` that it reports:
     {panel title: {Zoology's model: [(model dimension, accuracy), ...]}}. Each title extends the title of our panel
-    at the same pairs (``frontier_panel_title``), so it sorts right after it. (Zoology reads one input length per
+    at the same pairs (``figures.panel_title``), so it sorts right after it. (Zoology reads one input length per
     number of pairs, so the pairs name the panel.)"""
     panels = {}
     for pairs, by_line in lines.items():
         for seq_len in sorted({seq_len_of(c) for pts in by_line.values() for _, c in pts} - {None}):
             readings = ZOOLOGY_READINGS.get((int(seq_len), pairs))
             if readings:
-                panels[f"{frontier_panel_title(task, pairs)} · Zoology Fig. 2"] = {
+                panels[f"{panel_title(task, pairs)} · Zoology Fig. 2"] = {
                     f"Zoology {m}": sorted(by_width.items()) for m, by_width in readings.items()}
     return panels
-
-
-def frontier_panel_title(task: str, pairs: int) -> str:
-    """The title of our frontier panel at one training length (for mqar: the number of key-value pairs)."""
-    return f"{task}: trained at length {pairs}"
 
 
 def seq_len_of(cell: Cell):

@@ -15,6 +15,7 @@ from collections import defaultdict
 from statistics import mean
 
 from compare.reporting.cell_keys import cell_label
+from compare.reporting.figures import panel_title
 from compare.reporting.findings import Cell, by_axis, compare_pair, numeric_axes
 from compare.reporting.intervals import Interval, metric_bounds, per_seed, t_interval
 from compare.reporting.power_law import fit_power_law
@@ -81,12 +82,17 @@ def _points(cells: list[Cell], x_of) -> list[tuple]:
 
 def size_panels(lines: dict[int, dict[str, list[Cell]]], task: str, x_of) -> dict[str, dict[str, list[tuple]]]:
     """Panels for figures.metric_vs_train_length: one per training length, one line per model."""
-    return {f"{task}: trained at length {L}": {m: _points(cs, x_of) for m, cs in ls.items()}
+    return {panel_title(task, L): {m: _points(cs, x_of) for m, cs in ls.items()}
             for L, ls in lines.items()}
 
 
 def params_of(c: Cell):
     return c.stat("params").mean
+
+
+def budget_of(c: Cell):
+    """The cell's parameter budget, else its parameter count to the thousand: what "a size" is in a sweep."""
+    return c.settings.get("model.param_budget") or round(params_of(c), -3)
 
 
 def size_label(c: Cell) -> str:
@@ -145,7 +151,7 @@ def compute_panels(lines: dict[int, dict[str, list[Cell]]], task: str, x_key: st
             if curves:
                 models[model] = {"sizes": curves, "frontier": frontier(list(curves.values()), lower)}
         if models:
-            panels[f"{task}: trained at length {L}"] = models
+            panels[panel_title(task, L)] = models
     return panels
 
 
@@ -183,12 +189,10 @@ def scaling_sentences(task: str, by_model: dict[str, dict[int, Cell]]) -> list[s
     lines = size_lines(by_model)
     for L, ls in lines.items():
         lower = scored_by(next(iter(ls.values()))[0]) == "loss"
-        budgets = sorted({c.settings.get("model.param_budget") or round(params_of(c), -3) for cs in ls.values()
-                          for c in cs}, key=float)
+        budgets = sorted({budget_of(c) for cs in ls.values() for c in cs}, key=float)
         orders = []
         for size in budgets:
-            at = {m: next((c for c in cs if (c.settings.get("model.param_budget") or round(params_of(c), -3))
-                           == size), None) for m, cs in ls.items()}
+            at = {m: next((c for c in cs if budget_of(c) == size), None) for m, cs in ls.items()}
             ivs = {m: headline(c) for m, c in at.items() if c is not None}
             if len(ivs) < 2:
                 continue
@@ -227,6 +231,11 @@ def frontier_sentences(task: str, lines: dict[str, list[Cell]], lower: bool) -> 
 
 # --- text_lm: loss against position in the context, and its power-law fit -------------------------------------
 
+def position_law(losses: list[float]):
+    """L(t) = a + b t^-c fitted to a loss at every position t = 1, 2, ... of the context."""
+    return fit_power_law(list(range(1, len(losses) + 1)), list(losses))
+
+
 def position_fits(cell: Cell) -> dict[str, Interval] | None:
     """a, b, c of L(t) = a + b t^-c fitted to each seed's held-out loss by position (``loss_at_position``), over
     seeds; None when the rows have no per-position loss."""
@@ -234,7 +243,7 @@ def position_fits(cell: Cell) -> dict[str, Interval] | None:
     for r in cell.rows:
         losses = (r.get("task_metrics") or {}).get("loss_at_position")
         if losses and len(losses) >= 3:
-            fits.append(fit_power_law(list(range(1, len(losses) + 1)), list(losses)))
+            fits.append(position_law(losses))
     if not fits:
         return None
     return {k: t_interval([getattr(f, k) for f in fits], metric_bounds("value")) for k in ("a", "b", "c")}
@@ -259,11 +268,11 @@ def by_position_panels(lines: dict[int, dict[str, list[Cell]]], task: str) -> di
             for rank, c in enumerate(cells):
                 losses = mean_by_position(c)
                 if len(losses) >= 3:
-                    fit = fit_power_law(list(range(1, len(losses) + 1)), losses)
+                    fit = position_law(losses)
                     entries[f"{model} {size_label(c)}"] = {
                         "model": model, "rank": rank, "of": len(cells), "losses": losses, "fit": fit}
         if entries:
-            panels[f"{task}: trained at length {L}"] = entries
+            panels[panel_title(task, L)] = entries
     return panels
 
 
@@ -281,7 +290,7 @@ def position_sentences(task: str, by_model: dict[str, dict[int, Cell]]) -> list[
                 half, end = mean(losses[len(losses) // 4: len(losses) // 2]), mean(losses[len(losses) // 2:])
                 where = (f"loss {half:.3f} at positions {len(losses) // 4 + 1}-{len(losses) // 2} and {end:.3f} at "
                          f"{len(losses) // 2 + 1}-{len(losses)}")
-                if fit_power_law(list(range(1, len(losses) + 1)), losses).decreasing:
+                if position_law(losses).decreasing:
                     parts.append(f"{model} {size_label(c)}: c = {fits['c'].text(3)}, a = {fits['a'].text(2)}, {where}")
                 else:
                     parts.append(f"{model} {size_label(c)}: no falling power law (the loss is flat or rises past the "
@@ -315,7 +324,7 @@ def position_table(task: str, by_model: dict[str, dict[int, Cell]]) -> list[tupl
                 if not fits:
                     continue
                 losses = mean_by_position(c)
-                falls = len(losses) >= 3 and fit_power_law(list(range(1, len(losses) + 1)), losses).decreasing
+                falls = len(losses) >= 3 and position_law(losses).decreasing
                 rows.append([model, f"{params_of(c):,.0f}", c.seeds, fits["a"].text(3), fits["b"].text(3),
                              fits["c"].text(3), "" if falls else "no: flat or rising"])
     if not rows:
