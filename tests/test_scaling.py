@@ -99,5 +99,10 @@ def test_report_of_a_two_size_sweep_draws_loss_against_parameters_and_flops(make
     assert "compute held equal: every model of a size trained for the same training FLOPs (6e+09, 2.4e+10" in report
     assert "validation loss at 8k parameters" in report and "validation loss at 32k parameters" in report
     assert "the order" in report and "L(t) = a + b t^-c" in report
+    # Scored by its loss: no finding compares exact-sequence accuracies (every 32-byte window scores 0), and the
+    # mechanism table and the task's table give the validation loss.
+    assert "exact-sequence accuracy" not in report.split("## What the results show")[1].split("## Task")[0]
+    assert "| val loss " in report and "| text_lm | 32 | lstm 8k" in report
+    assert "| brackets" not in report  # Shakespeare has no brackets: no column of zeros
     csv = (sweep / "report" / "results.csv").read_text().splitlines()
     assert "train_flops" in csv[0].split(",") and "budget.flops" in csv[0].split(",")

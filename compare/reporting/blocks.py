@@ -61,7 +61,10 @@ def findings_blocks(cells: dict, rows: list[dict], device: str, solved: float) -
     sentences = []
     for task in sorted(cells):
         sentences += lr_sentences(task, cells[task])
-        sentences += accuracy_sentences(task, cells[task], solved)
+        # A task scored by its loss (language modelling) has no exact-sequence accuracy worth comparing: every
+        # window of 256 bytes is 0; scaling_sentences compares its validation loss instead.
+        if not scored_by_loss(cells[task]):
+            sentences += accuracy_sentences(task, cells[task], solved)
         sentences += slice_sentences(task, cells[task])
         sentences += scaling_sentences(task, cells[task]) + position_sentences(task, cells[task])
     for task in sorted(cells):
@@ -93,6 +96,11 @@ STATISTICS = ("Runs are pooled as seeds only when their configurations are equal
               "in the sentence) do not overlap; otherwise the report says there is no clear difference.")
 
 
+def scored_by_loss(by_model: dict[str, dict[int, Cell]]) -> bool:
+    """Whether every cell of a task is scored by its validation loss."""
+    return all(scored_by(c) == "loss" for cells in by_model.values() for c in cells.values())
+
+
 def _yes_no(x) -> str:
     return "n/a" if x is None else ("yes" if x else "no")
 
@@ -111,9 +119,12 @@ def mechanism_blocks(cells: dict, device: str) -> list[tuple]:
                 mech, beyond = c.mechanism(), c.beyond_accuracy()
                 rate = c.stat("train_tokens_per_s")
                 acc = c.accuracy()
+                loss = scored_by(c) == "loss"
+                result = f"val loss {headline(c).text(3)}" if loss else acc.text()
                 table.append([task, L, model, _yes_no(mech["parallel_over_time"]), _count(mech["sequential_depth"]),
-                              _count(mech["state_size"]), c.seeds, acc.text(),
-                              _fmt(acc.best) if acc.n > 1 else "", "—" if beyond is None else beyond.text(),
+                              _count(mech["state_size"]), c.seeds, result,
+                              _fmt(acc.best) if acc.n > 1 and not loss else "",
+                              "—" if beyond is None or loss else beyond.text(),
                               rate.text(fmt=lambda x: f"{x:,.0f}")])
     if not table:
         return []
@@ -133,7 +144,8 @@ def mechanism_blocks(cells: dict, device: str) -> list[tuple]:
                   "layer for every visible token, which grows with N (or stops at the window). n/a: the run's "
                   "results predate these fields. Accuracy at T: exact-sequence accuracy at the training length "
                   "(validation set; the evaluation set at T where a learning rate was chosen on validation, or where "
-                  "the run trained on a range of lengths, whose validation set spans the range); "
+                  "the run trained on a range of lengths, whose validation set spans the range), or for a task scored by its "
+                  "loss (text_lm) the validation loss in nats per token, lower is better; "
                   f"accuracy beyond T: its mean over the ladder's lengths longer than any trained on (— : none "
                   f"evaluated); best seed at T: the highest seed's accuracy at T (published tables such as Delétang et al. "
                   f"2023 report the best of their seeds); tokens/s: training throughput on {device}. Brackets: "
@@ -177,17 +189,21 @@ def task_blocks(task: str, by_model: dict[str, dict[int, Cell]], made: dict[str,
     lengths = sorted({p["length"] for _, _, c in cells for p in c.ladder()})
     searched = any(c.lr_search for _, _, c in cells)
     ranged = any(c.train_range[0] != c.train_range[1] for _, _, c in cells)
+    loss = scored_by_loss(by_model)
     table = []
     for model, L, c in cells:
         acc = {p["length"]: p for p in c.ladder()}
         cols = [model, L] + ([f"{c.train_range[0]}–{c.train_range[1]}"] if ranged else [])
         cols += [c.seeds] + ([fmt_lr(c.lr) if c.lr is not None else ""] if searched else [])
-        table.append(cols + [c.stat("val_seq_acc").text()]
+        table.append(cols + [headline(c).text(3) if loss else c.stat("val_seq_acc").text()]
                      + [_ladder_cell(acc[x]) if x in acc else "" for x in lengths])
     headers = (["model", "train length"] + (["trained on"] if ranged else []) + ["seeds"]
-               + (["lr (chosen)"] if searched else []) + ["val exact acc"] + [f"@{x}" for x in lengths])
+               + (["lr (chosen)"] if searched else []) + ["val loss" if loss else "val exact acc"]
+               + [f"@{x}" for x in lengths])
     blocks.append(("table", headers, table))
-    blocks.append(("p", "@N: exact-sequence accuracy on the evaluation set at evaluated length N; — : the model "
+    blocks.append(("p", ("val loss: validation loss in nats per token, lower is better; @N: accuracy of the next "
+                         "token after N tokens of context" if loss else
+                         "@N: exact-sequence accuracy") + " on the evaluation set at evaluated length N; — : the model "
                         "cannot take that length. Mean over seeds, each seed's value in brackets (2–4 seeds) or ± the "
                         "95% t half-width (5 or more)."))
     blocks += axis_blocks(task, by_model)

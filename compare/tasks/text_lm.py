@@ -281,8 +281,8 @@ def bracket_accuracy(inputs: Tensor, targets: Tensor, logits: Tensor) -> dict:
                         found.append((pos - opened, top, kind, byte))
                 else:
                     stack.clear()  # unbalanced inside this window (e.g. a bracket in a string): start over
-    if not found:
-        return {"brackets": 0}
+    if not found:  # e.g. prose: no bracket metric rather than a row of zeros in the report
+        return {}
     dist = power_of_two_bin(torch.tensor([d for d, _, _, _ in found]))
     top = torch.tensor([t for _, t, _, _ in found], dtype=torch.float)
     kind = torch.tensor([k for _, _, k, _ in found], dtype=torch.float)
