@@ -11,6 +11,11 @@ names its command)::
     python scripts/babi_probe.py --path ../shared/data/babi/en --train-set 10k --steps 1500
     python scripts/babi_probe.py --path ../shared/data/babi/en --train-set 10k --steps 1500 --rename
     python scripts/babi_probe.py --path ../shared/data/babi/en --train-set 10k --model lstm
+    python scripts/babi_probe.py --path ../shared/data/babi/en --train-set 10k --batches stream --seed 1
+
+``--batches stream`` draws compare-train's own training batches (``TaskStream``) instead of the loop's one
+generator: with the same seed, model and schedule it is compare-train's run without Lightning (same init, same
+batches), so a difference between the two is a difference of batch order, not of the training code.
 
 The optimiser and schedule follow conf/ (AdamW, betas 0.9/0.98, cosine to 0.1x, gradient clipping at 1.0).
 """
@@ -26,6 +31,7 @@ import torch
 from compare.evaluation.ladder import evaluate_set
 from compare.models import MinRNNLM, RecurrentLM, TransformerLM, count_params
 from compare.tasks.babi import BabiTask
+from compare.training.datamodule import TaskStream
 from compare.training.schedules import warmup_cosine
 from learning_probe import train_step  # scripts/ is on sys.path when a script runs
 
@@ -50,6 +56,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=30)
     p.add_argument("--weight-decay", type=float, default=0.01)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batches", choices=("loop", "stream"), default="loop",
+                   help="loop: one generator seeded once; stream: compare-train's own batches (TaskStream, a "
+                        "generator reseeded from (seed, step) each step), so --seed N sees compare-train seed=N's")
     p.add_argument("--every", type=int, default=250, help="evaluate every this many steps")
     return p.parse_args()
 
@@ -104,13 +113,17 @@ def main() -> None:
     model = build_model(a, task.num_tokens)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=a.weight_decay, betas=(0.9, 0.98))
     sched = warmup_cosine(opt, a.steps, warmup_steps=a.warmup, min_lr_ratio=0.1)
-    gen = torch.Generator().manual_seed(a.seed)
+    if a.batches == "stream":
+        batches = iter(TaskStream(task, a.batch_size, a.seed, torch.device("cpu")))
+    else:
+        gen = torch.Generator().manual_seed(a.seed)
+        batches = (task.sample(a.batch_size, a.length, gen) for _ in range(a.steps))
     val = task.validation_set(1000)
     print(json.dumps(vars(a)), f"params={count_params(model)}", f"train_questions={len(task.train['count'])}",
           flush=True)
     start, losses = time.perf_counter(), []
     for step in range(a.steps):
-        losses.append(train_step(model, opt, sched, *task.sample(a.batch_size, a.length, gen)))
+        losses.append(train_step(model, opt, sched, *next(batches)))
         if (step + 1) % a.every == 0 or step + 1 == a.steps:
             v = evaluate_set(model, val)
             t = task.extra_metrics(model)
