@@ -43,8 +43,10 @@ def test_the_10k_preset_scores_every_question_and_keeps_a_timeline():
         assert (task["train_set"], task["story_questions"]) == ("10k", "all")
         assert task["length"] == {1: 64, 2: 128}[task["task_id"]]
         assert cfg["trainer"]["max_steps"] == 8000 and cfg["callbacks"]["timeline"]["points"] == 8
-        # The setting that kept the transformer from learning qa1's training questions by heart (README, bAbI).
-        assert (cfg["optimizer"]["lr"], cfg["optimizer"]["weight_decay"]) == (1e-3, 0.1)
+        # The transformer's setting that kept it from learning qa1's training questions by heart (README, bAbI);
+        # the LSTM keeps the rate and decay it did best with.
+        optimizer = (cfg["optimizer"]["lr"], cfg["optimizer"]["weight_decay"])
+        assert optimizer == ((3e-3, 0.01) if "model=lstm" in job else (1e-3, 0.1))
 
 
 @needs_babi
