@@ -15,10 +15,17 @@ copy: 1, 2, 4, ... up to twice the longest, and the longest)::
     python scripts/learning_probe.py --task text_lm --model lstm --budget 25000 --length 256 --batch-size 4 \\
         --lr 1e-2 --tokens 2000000 --every 500                                     # experiment=scaling's runs
     python scripts/learning_probe.py --task induction_heads --length 64 --steps 2000 --every 250   # issue 25
+    python scripts/learning_probe.py --task mqar --model mamba --length 4 --seq-len 64 --keys 64 \\
+        --batch-size 64 --lr 1e-2 --steps 1000 --every 250                        # experiment=recall_frontier
 
 The transduction tasks of experiment=chomsky (``--task parity_check``, ``even_pairs``, ...; conf/task/<name>.yaml
 with ``--length`` and ``--min-length``) are validated at 5 lengths over the training range and 8 over the next 3x
 (up to 4x the longest), and also print the mean over each group: "in range" and "beyond".
+
+``--task mqar`` (conf/task/mqar.yaml: Zoology's multi-query associative recall, ``--length`` pairs in ``--seq-len``
+tokens, ``--keys`` keys and as many values) prints accuracy per query, Zoology's metric, on 256 fixed samples.
+``--model`` also takes any conf/model/<name>.yaml (mamba, linear_attention, deltanet, ...), built from that yaml
+with ``--set key=value`` overriding its settings (e.g. ``--set dt_max=1.0``).
 
 ``--task text_lm`` (byte-level language modelling of ``--files``, Tiny Shakespeare by default, windows of
 ``--length`` bytes) prints the held-out loss in nats per byte over 128 fixed validation windows instead, the
@@ -39,13 +46,16 @@ import random
 import time
 
 import torch
+import yaml
 
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from compare.evaluation import sequence_correct
+from compare.evaluation.metrics import masked_correct
 from compare.models import MinRNNLM, RecurrentLM, TransformerLM, count_params
 from compare.models.minrnn import CELLS as MIN_CELLS
+from compare.tasks.assoc_recall import AssocRecallTask
 from compare.tasks.copy import CopyTask
 from compare.tasks.induction_heads import InductionHeadsTask
 from compare.tasks.qa import QATask
@@ -62,9 +72,13 @@ TRANSDUCTION = ("parity_check", "even_pairs", "cycle_navigation", "modular_arith
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--task", choices=("qa", "copy", "induction_heads", "text_lm", *TRANSDUCTION), default="qa")
+    p.add_argument("--task", choices=("qa", "copy", "induction_heads", "text_lm", "mqar", *TRANSDUCTION),
+                   default="qa")
     p.add_argument("--model", default="transformer",
-                   help="transformer, a recurrent cell (lstm, gru, rnn) or a minimal one (mingru, minlstm)")
+                   help="transformer, a recurrent cell (lstm, gru, rnn), a minimal one (mingru, minlstm) or any "
+                        "other conf/model/<name>.yaml (mamba, linear_attention, deltanet)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a conf/model/<name>.yaml model's setting (repeatable), e.g. --set dt_max=1.0")
     p.add_argument("--pos", default="rope", help="the transformer's pos_encoding")
     p.add_argument("--layers", type=int, default=2)
     p.add_argument("--heads", type=int, default=4)
@@ -77,6 +91,10 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--questions", default="who,what", help="qa: task.questions")
     p.add_argument("--verbs", default=None, help="qa: comma-separated verbs (default: the task's five)")
     p.add_argument("--vocab", type=int, default=16, help="copy, induction_heads: task.vocab_size")
+    p.add_argument("--seq-len", type=int, default=64, help="mqar: task.seq_len")
+    p.add_argument("--keys", type=int, default=64, help="mqar: task.num_keys and task.num_values")
+    p.add_argument("--quiet-gaps", action="store_true",
+                   help="mqar: task.random_non_queries=false, the noise token between the queries (Zoology's Fig. 2)")
     p.add_argument("--files", default="data/text/tiny_shakespeare.txt", help="text_lm: task.files (comma-separated)")
     p.add_argument("--eval-lengths", default=None,
                    help="comma-separated lengths to validate at (default: the task's own choice)")
@@ -92,7 +110,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--every", type=int, default=100, help="validate every this many steps")
     a = p.parse_args()
     if a.min_length is None:
-        a.min_length = {"qa": 4, "text_lm": a.length, "induction_heads": a.length}.get(a.task, 1)
+        a.min_length = {"qa": 4, "text_lm": a.length, "induction_heads": a.length, "mqar": a.length}.get(a.task, 1)
     if a.tokens is not None:
         a.steps = max(1, round(a.tokens / (a.batch_size * a.length)))
     return a
@@ -108,6 +126,11 @@ def build_task(a: argparse.Namespace):
         return instantiate(cfg), inside + beyond
     if a.task == "text_lm":
         return TextLMTask(length=a.length, files=a.files.split(","), seed=a.seed), [a.length]
+    if a.task == "mqar":
+        task = AssocRecallTask(length=a.length, min_length=a.min_length, placement="power_law", num_queries=None,
+                               seq_len=a.seq_len, num_keys=a.keys, num_values=a.keys,
+                               random_non_queries=not a.quiet_gaps, seed=a.seed)
+        return task, [a.length]
     if a.task == "induction_heads":
         task = InductionHeadsTask(length=a.length, vocab_size=a.vocab, seed=a.seed, min_length=a.min_length)
         return task, [a.length * m for m in (1, 2, 4)]
@@ -120,6 +143,17 @@ def build_task(a: argparse.Namespace):
     if a.verbs:
         settings["verbs"] = a.verbs.split(",")
     return QATask(**settings), list(range(max(4, a.min_length), a.length + 1, 4))
+
+
+def model_from_conf(a: argparse.Namespace, vocab_size: int):
+    """The model of conf/model/<a.model>.yaml at ``--budget`` and ``--layers``, its settings overridden by ``--set``."""
+    cfg = OmegaConf.load(f"{CONF_DIR}/model/{a.model}.yaml")
+    cfg.update(param_budget=a.budget, num_layers=a.layers)
+    cfg.pop("compile", None)  # compare-train's switch, not the model's
+    for item in a.set:
+        key, _, value = item.partition("=")
+        cfg[key] = yaml.safe_load(value)
+    return instantiate(cfg, vocab_size=vocab_size)
 
 
 def main() -> None:
@@ -137,8 +171,10 @@ def main() -> None:
                               hard_alibi_windows=windows)
     elif a.model in MIN_CELLS:
         model = MinRNNLM(task.num_tokens, cell=a.model, num_layers=a.layers, param_budget=a.budget)
-    else:
+    elif a.model in ("lstm", "gru", "rnn"):
         model = RecurrentLM(task.num_tokens, cell=a.model, num_layers=a.layers, param_budget=a.budget)
+    else:
+        model = model_from_conf(a, task.num_tokens)
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=0.01, betas=(0.9, 0.98))
     # conf/scheduler/warmup_cosine.yaml's schedule; `constant` holds the base rate after the warm-up.
     sched = warmup_cosine(opt, a.steps, warmup_steps=a.warmup, min_lr_ratio=1.0 if a.schedule == "constant" else 0.1)
@@ -149,15 +185,18 @@ def main() -> None:
         return
     val = [task.sample(256, n, val_gen) for n in lengths]
     pick_length = random.Random(a.seed)
-    print(json.dumps(vars(a)), f"params={count_params(model)}", flush=True)
-    start = time.perf_counter()
+    print(json.dumps(vars(a)), f"params={count_params(model)}",
+          f"state={model.mechanism(task.sequence_length(a.length))['state_size']}", flush=True)
+    start, cpu = time.perf_counter(), time.process_time()
+    losses = []
     for step in range(a.steps):
-        train_step(model, opt, sched, *task.sample(a.batch_size, pick_length.randint(a.min_length, a.length),
-                                                   train_gen))
+        losses.append(train_step(model, opt, sched, *task.sample(
+            a.batch_size, pick_length.randint(a.min_length, a.length), train_gen)))
         if (step + 1) % a.every == 0:
             model.eval()
             with torch.no_grad():
-                accs = [sequence_correct(model(vx), vy)[0].float().mean().item() for vx, vy in val]
+                accs = [per_query(model(vx), vy) if a.task == "mqar" else
+                        sequence_correct(model(vx), vy)[0].float().mean().item() for vx, vy in val]
             model.train()
             by_length = " ".join(f"{n}:{acc:.2f}" for n, acc in zip(lengths, accs))
             split = ""
@@ -165,8 +204,16 @@ def main() -> None:
                 inside = [acc for n, acc in zip(lengths, accs) if n <= a.length]
                 beyond = [acc for n, acc in zip(lengths, accs) if n > a.length]
                 split = f"  in range {sum(inside) / len(inside):.3f}  beyond {sum(beyond) / len(beyond):.3f}"
-            print(f"step {step + 1}  val {sum(accs) / len(accs):.3f}{split}  by length {by_length}", flush=True)
-    print(f"{time.perf_counter() - start:.0f} s")
+            print(f"step {step + 1}  train loss {sum(losses) / len(losses):.3f}  val {sum(accs) / len(accs):.3f}{split}"
+                  f"  by length {by_length}", flush=True)
+            losses = []
+    print(f"{time.perf_counter() - start:.0f} s wall, {time.process_time() - cpu:.0f} s CPU")
+
+
+def per_query(logits, targets) -> float:
+    """Accuracy over the scored positions (mqar: per query, Zoology's metric)."""
+    correct, scored = masked_correct(logits, targets)
+    return (correct.sum() / scored.sum()).item()
 
 
 def train_step(model, opt, sched, x, y) -> float:
