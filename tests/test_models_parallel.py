@@ -28,7 +28,8 @@ NAMES = (*CELLS, "linear_attention", "mamba", "deltanet")
 
 def new_models(budget=50_000):
     return [*(MinRNNLM(VOCAB, cell, param_budget=budget) for cell in CELLS), LinearAttentionLM(VOCAB, param_budget=budget),
-            MambaLM(VOCAB, param_budget=budget), DeltaNetLM(VOCAB, param_budget=budget)]
+            LinearAttentionLM(VOCAB, param_budget=budget, conv_size=4), MambaLM(VOCAB, param_budget=budget),
+            DeltaNetLM(VOCAB, param_budget=budget)]
 
 
 @pytest.fixture(autouse=True)
@@ -74,6 +75,8 @@ def test_min_rnn_gradients_are_finite_over_a_long_sequence():
 
 
 CHUNKED = {"linear_attention": lambda c: LinearAttentionLM(VOCAB, num_layers=2, n_heads=4, d_model=32, chunk_size=c),
+           "linear_attention_conv": lambda c: LinearAttentionLM(VOCAB, num_layers=2, n_heads=4, d_model=32,
+                                                                chunk_size=c, conv_size=4),
            "deltanet": lambda c: DeltaNetLM(VOCAB, num_layers=2, n_heads=2, d_model=16, chunk_size=c)}
 
 
@@ -124,6 +127,15 @@ def test_mamba_scan_holds_with_large_steps_that_forget_at_once():
     model = MambaLM(VOCAB, num_layers=1, d_model=16, dt_min=2.0, dt_max=8.0).eval()
     tokens = torch.randint(0, VOCAB, (2, 50))
     torch.testing.assert_close(model(tokens, mode="scan"), model(tokens, mode="sequential"), atol=1e-5, rtol=1e-5)
+
+
+def test_linear_attention_without_a_convolution_is_the_papers_model():
+    """conv_size 1 (the default) builds no convolution; 4 adds only the depthwise filters on q, k and v."""
+    plain = LinearAttentionLM(VOCAB, d_model=32)
+    conv = LinearAttentionLM(VOCAB, d_model=32, conv_size=4)
+    assert plain.blocks[0].attn.conv is None and conv.blocks[0].attn.conv.kernel_size == 4
+    assert count_params(conv) - count_params(plain) == 2 * (3 * 32) * (4 + 1)  # depthwise weights and biases
+    assert plain.settings()["conv_size"] == 1
 
 
 def test_the_delta_rule_overwrites_a_key_where_linear_attention_adds():
@@ -181,6 +193,7 @@ def test_explicit_widths_opt_out_of_the_budget():
     (lambda: LinearAttentionLM(VOCAB, d_model=30, n_heads=4), "d_model=30 must be a positive multiple of n_heads=4"),
     (lambda: LinearAttentionLM(VOCAB, d_model=8, mode="softmax"), r"mode='softmax'.*'chunked', 'recurrent'"),
     (lambda: LinearAttentionLM(VOCAB, d_model=8, chunk_size=0), "chunk_size=0"),
+    (lambda: LinearAttentionLM(VOCAB, d_model=8, conv_size=0), "conv_size=0"),
     (lambda: LinearAttentionLM(VOCAB, param_budget=100), "param_budget=100 is too small"),
     (lambda: MambaLM(VOCAB, d_model=8, mode="chunked"), r"mode='chunked'.*'scan', 'sequential'"),
     (lambda: MambaLM(VOCAB, d_model=8, d_state=0), "d_state=0 must be >= 1"),
@@ -217,6 +230,9 @@ def test_mechanism_counts_steps_and_state():
     assert MinRNNLM(VOCAB, "mingru", hidden_size=10, mode="sequential").mechanism(50)["sequential_depth"] == 100
     la = LinearAttentionLM(VOCAB, num_layers=2, n_heads=4, d_model=32)
     assert la.mechanism(500) == {"parallel_over_time": True, "sequential_depth": 2, "state_size": 2 * 4 * (8 * 8 + 8)}
+    # With a 4-token convolution: also its last 3 inputs of q, k and v (96 channels) per layer.
+    la_conv = LinearAttentionLM(VOCAB, num_layers=2, n_heads=4, d_model=32, conv_size=4)
+    assert la_conv.mechanism(500)["state_size"] == 2 * (4 * (8 * 8 + 8) + 3 * 96)
     mamba = MambaLM(VOCAB, num_layers=2, d_model=8, d_state=4, d_conv=3, expand=2)
     # Per layer 16 inner channels x 4 states, and the convolution's last 2 inputs of each inner channel.
     # 15 steps inside 16-token chunks, Blelloch's 2 x 3 rounds over the 7 chunks, 1 to add the entering states.

@@ -9,6 +9,11 @@ So each head is an RNN with a (d_head x d_head) matrix state plus a d_head norma
 is ever needed. ``mode="chunked"`` computes it for all positions at once (for training),
 ``mode="recurrent"`` steps S and z one token at a time (how it reads a stream); they agree.
 
+``conv_size`` > 1 puts a short causal depthwise convolution on q, k and v before the feature map (as DeltaNet's
+and Mamba's here, and as Zoology puts one before every mixer): without it a NoPE layer cannot tell which token
+came just before, so it cannot bind a value to the key in front of it, which associative recall needs (README,
+experiment=recall_frontier). The default, 1, is the paper's model: no convolution.
+
 Positions: none (NoPE). A causal model can tell positions apart from the causal mask alone, and this is
 the usual choice for causal linear attention (the paper's autoregressive experiments add no position code
 to the attention); it also leaves the length unbounded, like the recurrent models.
@@ -22,6 +27,7 @@ from torch import Tensor, nn
 
 from compare.errors import UserError
 from compare.models.blocks import BlockStackLM, PreNormBlock, check_heads, check_mode, check_stack
+from compare.models.short_conv import ShortConv
 from compare.models.sizing import fit_block_widths
 
 MODES = ("chunked", "recurrent")
@@ -82,19 +88,25 @@ def recurrent_linear_attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
 
 
 class CausalLinearAttention(nn.Module):
-    """Multi-head causal linear attention with a fused QKV projection."""
+    """Multi-head causal linear attention with a fused QKV projection (through a short convolution when
+    ``conv_size`` > 1)."""
 
-    def __init__(self, d_model: int, n_heads: int, dropout: float, chunk_size: int) -> None:
+    def __init__(self, d_model: int, n_heads: int, dropout: float, chunk_size: int, conv_size: int = 1) -> None:
         super().__init__()
         self.n_heads = n_heads
         self.chunk_size = chunk_size
         self.qkv = nn.Linear(d_model, 3 * d_model)
+        # Built only when asked for, so the paper's model (conv_size 1) keeps its parameters and initial weights.
+        self.conv = ShortConv(3 * d_model, conv_size) if conv_size > 1 else None
         self.proj = nn.Linear(d_model, d_model)
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x: Tensor, mode: str) -> Tensor:
         b, t, d = x.shape
-        q, k, v = self.qkv(x).view(b, t, 3, self.n_heads, d // self.n_heads).permute(2, 0, 3, 1, 4)
+        qkv = self.qkv(x)
+        if self.conv is not None:
+            qkv = self.conv(qkv) if mode == "chunked" else self.conv.stepped(qkv)
+        q, k, v = qkv.view(b, t, 3, self.n_heads, d // self.n_heads).permute(2, 0, 3, 1, 4)
         q, k = feature_map(q), feature_map(k)
         if mode == "chunked":
             y = chunked_linear_attention(q, k, v, self.chunk_size)
@@ -102,12 +114,19 @@ class CausalLinearAttention(nn.Module):
             y = recurrent_linear_attention(q, k, v)
         return self.drop(self.proj(y.transpose(1, 2).reshape(b, t, d)))
 
+    def state_size(self) -> int:
+        """Numbers carried per sequence while reading: S and z per head, and the convolution's last inputs."""
+        d_head = self.proj.in_features // self.n_heads
+        return self.n_heads * (d_head * d_head + d_head) + (self.conv.state_size() if self.conv is not None else 0)
+
 
 class Block(PreNormBlock):
     """Pre-LayerNorm block: x + attn(ln(x)), then x + mlp(ln(x))."""
 
-    def __init__(self, d_model: int, n_heads: int, d_ff: int, dropout: float, chunk_size: int) -> None:
-        super().__init__(d_model, d_ff, dropout, attn=CausalLinearAttention(d_model, n_heads, dropout, chunk_size))
+    def __init__(self, d_model: int, n_heads: int, d_ff: int, dropout: float, chunk_size: int,
+                 conv_size: int = 1) -> None:
+        super().__init__(d_model, d_ff, dropout,
+                         attn=CausalLinearAttention(d_model, n_heads, dropout, chunk_size, conv_size))
 
     def forward(self, x: Tensor, mode: str) -> Tensor:
         x = x + self.attn(self.ln1(x), mode)
@@ -118,7 +137,8 @@ class LinearAttentionLM(BlockStackLM):
     """Token ids (batch, time) -> logits (batch, time, vocab) through causal linear-attention blocks.
 
     Give either ``d_model`` or ``param_budget``. With a budget, ``d_model`` is the multiple of ``n_heads``
-    nearest the budget at ``mlp_ratio``, then the MLP width is trimmed to land on it. ``mode`` picks the
+    nearest the budget at ``mlp_ratio``, then the MLP width is trimmed to land on it. ``conv_size``: tokens the
+    short convolution on q, k and v reads (1: none, the paper's model). ``mode`` picks the
     form ("chunked": all positions at once, for training; "recurrent": one token at a time);
     ``forward(tokens, mode=...)`` overrides it for one call. No position code (NoPE): any length can be fed.
     Its heads return no attention maps (there is no T x T matrix to show). The defaults are
@@ -139,6 +159,7 @@ class LinearAttentionLM(BlockStackLM):
         param_budget: int | None = 200_000,
         mode: str = "chunked",
         chunk_size: int = 64,
+        conv_size: int = 1,
         dropout: float = 0.0,
     ) -> None:
         check_mode(mode, MODES)
@@ -146,18 +167,20 @@ class LinearAttentionLM(BlockStackLM):
         check_stack(num_layers, mlp_ratio, d_ff, dropout)
         if chunk_size < 1:
             raise UserError(f"chunk_size={chunk_size} must be >= 1")
+        if conv_size < 1:
+            raise UserError(f"conv_size={conv_size} must be >= 1 (1: no convolution across time)")
         if d_model is None:
             if param_budget is None:
                 raise UserError("linear_attention: set model.d_model or model.param_budget")
             d_model, d_ff = fit_block_widths(
                 lambda dm, f: LinearAttentionLM(vocab_size, num_layers, n_heads, dm, f, chunk_size=chunk_size,
-                                                dropout=dropout),
+                                                conv_size=conv_size, dropout=dropout),
                 param_budget, mlp_ratio=mlp_ratio, d_ff=d_ff, step=n_heads,
                 what=f"a {num_layers}-layer linear-attention model with {n_heads} heads")
         d_ff = d_ff or max(1, round(mlp_ratio * d_model))
-        super().__init__(vocab_size, d_model, num_layers, lambda: Block(d_model, n_heads, d_ff, dropout, chunk_size),
+        super().__init__(vocab_size, d_model, num_layers, lambda: Block(d_model, n_heads, d_ff, dropout, chunk_size, conv_size),
                          dropout)
-        self.d_model, self.d_ff, self.n_heads = d_model, d_ff, n_heads
+        self.d_model, self.d_ff, self.n_heads, self.conv_size = d_model, d_ff, n_heads, conv_size
         self.mode = mode
 
     def forward(self, tokens: Tensor, mode: str | None = None) -> Tensor:
@@ -167,14 +190,13 @@ class LinearAttentionLM(BlockStackLM):
     def settings(self) -> dict:
         """Widths, depth, heads and mode, for the HParams table."""
         return {"d_model": self.d_model, "d_ff": self.d_ff, "n_heads": self.n_heads, "num_layers": self.num_layers,
-                "mode": self.mode}
+                "conv_size": self.conv_size, "mode": self.mode}
 
     def mechanism(self, length: int) -> dict:
         """Sequential steps one forward pass over ``length`` tokens takes, and numbers carried per sequence while reading."""
         if length < 1:
             raise UserError(f"length={length} must be >= 1")
         parallel = self.mode == "chunked"
-        d_head = self.d_model // self.n_heads
         return {"parallel_over_time": parallel,
                 "sequential_depth": self.num_layers if parallel else length * self.num_layers,
-                "state_size": self.n_heads * (d_head * d_head + d_head) * self.num_layers}
+                "state_size": sum(block.attn.state_size() for block in self.blocks)}
