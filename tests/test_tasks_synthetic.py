@@ -225,6 +225,18 @@ def test_mqar_asks_every_key_once_after_the_pairs_as_zoology_does(pairs, vocab, 
         assert all(table[row[i]] == target[i] for i in asked)
 
 
+def test_mqar_without_random_non_queries_fills_the_gaps_with_the_noise_token():
+    """Zoology's Figure 2 configs (random_non_queries=False): between the queries only the noise token."""
+    task = AssocRecallTask(length=4, num_queries=None, num_keys=64, num_values=64, placement="power_law", seq_len=64,
+                           random_non_queries=False)
+    x, y = check_common(task, 4)
+    region, scored = x[:, 8:], (y != IGNORE)[:, 8:]
+    assert (region[~scored] == task.noise).all() and (region[scored] < 64).all()
+    assert scored.sum(1).eq(4).all() and task.describe()["random_non_queries"] is False
+    noisy = AssocRecallTask(length=4, num_queries=None, num_keys=64, num_values=64, placement="power_law", seq_len=64)
+    assert (batch(noisy, 4)[0][:, 8:] != noisy.noise).all()
+
+
 def test_mqar_queries_fall_off_with_distance_as_a_power_law():
     def slot_counts(power_a):
         task = AssocRecallTask(length=2, num_queries=None, num_keys=64, num_values=64, placement="power_law",

@@ -9,7 +9,8 @@ Two placements of the queries (``placement``):
   then a query region of 2-token slots; every key is asked once, in a slot drawn without replacement with
   probability proportional to power_a * s^(power_a - 1) (s = 1, 2, ...: most queries come soon after the pairs,
   a few far away, as repeated bigrams do in text), and every other token of the region is a random token of
-  the vocabulary. Inputs are ``seq_len`` tokens long for every number of pairs up to seq_len / 4, and 4N past it
+  the vocabulary (``random_non_queries``, Zoology's switch, on by default there; off, they are the noise token, as
+  in Zoology's Figure 2 configs). Inputs are ``seq_len`` tokens long for every number of pairs up to seq_len / 4, and 4N past it
   (Zoology's test sets grow the same way: 64 tokens up to 16 pairs, 128 for 32, ...).
 
 targets: the value bound to each query at the position of the query, IGNORE elsewhere. "length" is the number
@@ -54,7 +55,7 @@ class AssocRecallTask(Task):
 
     def __init__(self, length: int = 4, num_queries: int | None = 4, num_keys: int = 16, num_values: int = 16,
                  max_gap: int = 4, placement: str = "packed", seq_len: int = 64, power_a: float = 0.01,
-                 seed: int = 0, min_length: int | None = None) -> None:
+                 random_non_queries: bool = True, seed: int = 0, min_length: int | None = None) -> None:
         super().__init__(length, seed, min_length)
         if placement not in PLACEMENTS:
             raise UserError(f"task.placement={placement!r} is not accepted: use one of {', '.join(PLACEMENTS)}")
@@ -71,6 +72,7 @@ class AssocRecallTask(Task):
                             "asks every key once as Zoology does: set task.num_queries=null")
         self.num_queries, self.num_keys, self.num_values, self.max_gap = num_queries, num_keys, num_values, max_gap
         self.placement, self.seq_len, self.power_a = placement, int(seq_len), float(power_a)
+        self.random_non_queries = bool(random_non_queries)
         self.noise = num_keys + num_values  # keys 0..num_keys-1, values num_keys..num_keys+num_values-1
         self._check_pairs(length)
 
@@ -125,8 +127,12 @@ class AssocRecallTask(Task):
         device, total = generator.device, self.sequence_length(n)
         keys = torch.rand(b, self.num_keys, generator=generator, device=device).argsort(1)[:, :n]
         values = self.num_keys + torch.rand(b, self.num_values, generator=generator, device=device).argsort(1)[:, :n]
-        # Random tokens everywhere first (Zoology's random_non_queries), then the pairs and the queries on top.
-        inputs = torch.randint(0, self.num_keys + self.num_values, (b, total), generator=generator, device=device)
+        # Random tokens everywhere first (Zoology's random_non_queries), or the noise token, then the pairs and the
+        # queries on top.
+        if self.random_non_queries:
+            inputs = torch.randint(0, self.num_keys + self.num_values, (b, total), generator=generator, device=device)
+        else:
+            inputs = torch.full((b, total), self.noise, dtype=torch.long, device=device)
         inputs[:, :2 * n] = torch.stack([keys, values], dim=2).reshape(b, 2 * n)
         slots = power_law_slots(b, (total - 2 * n) // 2, n, self.power_a, generator)
         query_pos = 2 * n + 2 * slots  # each key once, in its own 2-token slot
@@ -153,4 +159,4 @@ class AssocRecallTask(Task):
     def describe(self) -> dict:
         return {**super().describe(), "num_queries": self.num_queries, "num_keys": self.num_keys,
                 "num_values": self.num_values, "max_gap": self.max_gap, "placement": self.placement,
-                "seq_len": self.seq_len, "power_a": self.power_a}
+                "seq_len": self.seq_len, "power_a": self.power_a, "random_non_queries": self.random_non_queries}
