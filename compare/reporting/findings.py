@@ -30,12 +30,15 @@ def lr_of(row: dict):
 
 
 def model_label(row: dict) -> str:
-    """The model's name, with ``-<pos_encoding>`` when not the default learned table and ``-w<window>`` for
-    attention limited to a sliding window: runs that differ in either are other models, never extra seeds."""
+    """The model's name, with ``-<pos_encoding>`` when not the default learned table, ``-conv<N>`` for linear
+    attention with a short convolution and ``-w<window>`` for attention limited to a sliding window: runs that
+    differ in any are other models, never extra seeds."""
     model_cfg = (row.get("config") or {}).get("model") or {}
     label = str(row["model"])
     if model_cfg.get("pos_encoding") not in (None, "learned"):
         label += f"-{model_cfg['pos_encoding']}"
+    if label == "linear_attention" and (model_cfg.get("conv_size") or 1) > 1:
+        label += f"-conv{model_cfg['conv_size']}"
     return f"{label}-w{model_cfg['window']}" if model_cfg.get("window") else label
 
 

@@ -72,6 +72,10 @@ def test_new_models_have_their_own_colours():
     # Position encodings are other models too (experiment=positions): never pooled as seeds.
     assert model_label({"model": "transformer", "config": {"model": {"pos_encoding": "rope"}}}) == "transformer-rope"
     assert model_label({"model": "transformer", "config": {"model": {"pos_encoding": "learned"}}}) == "transformer"
+    # So is linear attention with a short convolution (experiment=recall_frontier); DeltaNet always has one.
+    assert model_label({"model": "linear_attention", "config": {"model": {"conv_size": 4}}}) == "linear_attention-conv4"
+    assert model_label({"model": "linear_attention", "config": {"model": {"conv_size": 1}}}) == "linear_attention"
+    assert model_label({"model": "deltanet", "config": {"model": {"conv_size": 4}}}) == "deltanet"
     colours = [figures.model_colour(m) for m in names + [window, "transformer-w32"]]
     assert len(set(colours)) == len(colours)
     assert figures.model_colour(window) == figures.MODEL_COLOURS["transformer-window"]
