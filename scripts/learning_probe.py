@@ -148,6 +148,9 @@ def build_task(a: argparse.Namespace):
 def model_from_conf(a: argparse.Namespace, vocab_size: int):
     """The model of conf/model/<a.model>.yaml at ``--budget`` and ``--layers``, its settings overridden by ``--set``."""
     cfg = OmegaConf.load(f"{CONF_DIR}/model/{a.model}.yaml")
+    if "defaults" in cfg:  # a variant of another yaml (short_conv/linear_attention): name the base and --set
+        raise SystemExit(f"--model {a.model} builds on another model's yaml; use that one with --set "
+                         f"(e.g. --model linear_attention --set conv_size=4)")
     cfg.update(param_budget=a.budget, num_layers=a.layers)
     cfg.pop("compile", None)  # compare-train's switch, not the model's
     for item in a.set:
