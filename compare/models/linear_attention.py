@@ -178,8 +178,8 @@ class LinearAttentionLM(BlockStackLM):
                 param_budget, mlp_ratio=mlp_ratio, d_ff=d_ff, step=n_heads,
                 what=f"a {num_layers}-layer linear-attention model with {n_heads} heads")
         d_ff = d_ff or max(1, round(mlp_ratio * d_model))
-        super().__init__(vocab_size, d_model, num_layers, lambda: Block(d_model, n_heads, d_ff, dropout, chunk_size, conv_size),
-                         dropout)
+        super().__init__(vocab_size, d_model, num_layers,
+                         lambda: Block(d_model, n_heads, d_ff, dropout, chunk_size, conv_size), dropout)
         self.d_model, self.d_ff, self.n_heads, self.conv_size = d_model, d_ff, n_heads, conv_size
         self.mode = mode
 
