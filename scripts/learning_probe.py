@@ -34,7 +34,7 @@ loss by position in the context over ``--position-windows`` windows spread over 
 so far (compare.training.flops) and the process's CPU seconds spent training (user + system, about what the
 run takes on an idle core whatever the machine's load). ``--tokens`` sets the steps from a number of training bytes.
 
-The optimiser and schedule follow conf/ (AdamW, betas 0.9/0.98, weight decay 0.01, 30 warm-up steps, cosine
+The optimiser and schedule follow conf/ (AdamW, betas 0.9/0.98, weight decay 0.01 (``--weight-decay``), 30 warm-up steps, cosine
 to 0.1x, gradient clipping at 1.0); compare-train itself also validates and checkpoints, so its curves differ.
 """
 
@@ -105,6 +105,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=30, help="warm-up steps")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=3e-3)
+    p.add_argument("--weight-decay", type=float, default=0.01, help="AdamW's (conf/optimizer: 0.01)")
     p.add_argument("--schedule", choices=("cosine", "constant"), default="cosine")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--every", type=int, default=100, help="validate every this many steps")
@@ -178,7 +179,7 @@ def main() -> None:
         model = RecurrentLM(task.num_tokens, cell=a.model, num_layers=a.layers, param_budget=a.budget)
     else:
         model = model_from_conf(a, task.num_tokens)
-    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=0.01, betas=(0.9, 0.98))
+    opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=a.weight_decay, betas=(0.9, 0.98))
     # conf/scheduler/warmup_cosine.yaml's schedule; `constant` holds the base rate after the warm-up.
     sched = warmup_cosine(opt, a.steps, warmup_steps=a.warmup, min_lr_ratio=1.0 if a.schedule == "constant" else 0.1)
     train_gen = torch.Generator().manual_seed(a.seed)
