@@ -1,8 +1,9 @@
-"""The positions and context_window presets: each is a sweep by itself, every job composes to a config that
+"""The positions, context_window and qa_lookup presets: each is a sweep by itself, every job composes to a config that
 builds, and one job of each trains a few steps through the real entry point."""
 
 from __future__ import annotations
 
+import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf, open_dict
 
@@ -95,3 +96,22 @@ def test_one_context_window_job_trains_and_reports_accuracy_by_fact_distance(tmp
     assert point["length"] == 32
     # The fact sits 3 sentences back in every story: its '.' is 16 tokens before the question.
     assert list(point["by"]["fact_distance"]) == ["16"]
+
+
+def test_qa_lookup_asks_for_one_fact_among_several_at_one_budget():
+    jobs = sweep_jobs("qa_lookup")
+    models, budgets = set(), set()
+    for num, overrides in enumerate(jobs):
+        cfg, task, model = check_job("qa_lookup", overrides, num)
+        assert task.name == "qa" and task.place_prob < 1 and task.min_length == task.length == 8
+        budgets.add(cfg.model.param_budget)
+        models.add(model.pos_encoding if isinstance(model, TransformerLM) else model.name)
+        assert "/" not in cfg.hydra.sweep.subdir
+        assert (cfg.optimizer.lr, cfg.optimizer.weight_decay) == (1e-3, 0.1)
+        # Every story holds two facts of the one verb, and only the object the question names picks the answer.
+        x, y = task.sample(64, task.length, torch.Generator().manual_seed(num))
+        verb = task.words.index("drank")
+        assert (x[:, [1, 5]] == verb).all() and (x[:, 8] == task.words.index("who")).all()
+        picked = torch.where(x[:, 2] == x[:, 10], x[:, 0], x[:, 4])
+        assert (picked == y[:, -1]).all() and (x[:, 2] != x[:, 6]).all()
+    assert models == {"rope", "lstm"} and len(budgets) == 1
