@@ -36,8 +36,9 @@ loss by position in the context over ``--position-windows`` windows spread over 
 so far (compare.training.flops) and the process's CPU seconds spent training (user + system, about what the
 run takes on an idle core whatever the machine's load). ``--tokens`` sets the steps from a number of training bytes.
 
-The optimiser and schedule follow conf/ (AdamW, betas 0.9/0.98, weight decay 0.01 (``--weight-decay``), 30 warm-up steps, cosine
-to 0.1x, gradient clipping at 1.0); compare-train itself also validates and checkpoints, so its curves differ.
+The optimiser and schedule follow conf/ (AdamW, betas 0.9/0.98, weight decay 0.01 (``--weight-decay``), 30 warm-up
+steps, cosine to 0.1x, gradient clipping at 1.0); compare-train itself also validates and checkpoints, so its curves
+differ.
 """
 
 from __future__ import annotations
