@@ -104,6 +104,7 @@ def test_qa_lookup_asks_for_one_fact_among_several_at_one_budget():
     for num, overrides in enumerate(jobs):
         cfg, task, model = check_job("qa_lookup", overrides, num)
         assert task.name == "qa" and task.place_prob < 1 and task.min_length == task.length == 8
+        assert task.summary().startswith("qa, a lookup by content among facts: every other sentence is a fact")
         budgets.add(cfg.model.param_budget)
         models.add(model.pos_encoding if isinstance(model, TransformerLM) else model.name)
         assert "/" not in cfg.hydra.sweep.subdir

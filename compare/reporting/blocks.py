@@ -180,6 +180,10 @@ def lr_search_blocks(cells: dict) -> list[tuple]:
 def task_blocks(task: str, by_model: dict[str, dict[int, Cell]], made: dict[str, str]) -> list[tuple]:
     """One task's section: its figures, accuracy at every evaluated length (mean ± 95% t), and its own metrics."""
     blocks: list[tuple] = [("h2", f"Task: {task}")]
+    summaries = {(r.get("task_settings") or {}).get("summary") for cs in by_model.values() for c in cs.values()
+                 for r in c.rows} - {None}
+    if len(summaries) == 1:
+        blocks.append(("p", f"What it asks: {summaries.pop()}"))
     curves = f"validation_curves_{task}.png"
     blocks += [("figure", name, made[name]) for name in made
                if name.endswith(f"_{task}.png") and name != curves]

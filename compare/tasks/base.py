@@ -197,9 +197,16 @@ class Task(ABC):
         one task class that are different tasks (bAbI's task id and training set), so they never pool as seeds."""
         return self.name
 
+    def summary(self) -> str:
+        """One sentence on what this task, as set, asks of a model (the report prints it under the task's heading).
+
+        The class docstring's first line unless a task's settings change what it tests (qa's place_prob does)."""
+        return (type(self).__doc__ or self.name).strip().splitlines()[0]
+
     def describe(self) -> dict:
         """The task's settings, for results rows."""
-        return {"name": self.name, "length": self.length, "min_length": self.min_length, "num_tokens": self.num_tokens}
+        return {"name": self.name, "length": self.length, "min_length": self.min_length, "num_tokens": self.num_tokens,
+                "summary": self.summary()}
 
 
 def stream_seed(seed: int, step: int, length: int = 0) -> int:

@@ -302,6 +302,21 @@ class QATask(WordTask):
 
         return qa_text.input_help(self)
 
+    def summary(self) -> str:
+        asked = " and ".join(f'"{q}"' for q in self.questions)
+        words = f"{len(self.verbs)} verb{'s' if len(self.verbs) != 1 else ''}, {asked} questions"
+        if self.place_prob == 1.0:
+            what = ("one fact per story, every other sentence \"<agent> went <place> .\" (task.place_prob=1): "
+                    "reaching that fact across distance, not a lookup among facts")
+        else:
+            share = ("every other sentence is a fact" if self.place_prob == 0 else
+                     f"{1 - self.place_prob:.0%} of the other sentences are facts")
+            what = (f"a lookup by content among facts: {share}, none answering the question "
+                    f"(task.place_prob={self.place_prob:g})")
+        extra = [f"{self.num_distractors} distractor facts"] * bool(self.num_distractors)
+        extra += [f"an earlier fact overwritten with chance {self.overwrite_prob:g}"] * bool(self.overwrite_prob)
+        return f"qa, {what}; {', '.join([words] + extra)}."
+
     def describe(self) -> dict:
         return {**super().describe(), "fact_position": self.fact_position, "fact_distance": self.fact_distance,
                 "num_distractors": self.num_distractors, "overwrite_prob": self.overwrite_prob,

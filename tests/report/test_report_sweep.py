@@ -39,6 +39,8 @@ def test_report_sentences_are_the_results(tiny_sweep: Path):
         return next(p["seq_acc"] for p in row["ladder"] if p["length"] == 4)
     assert f"lstm {at_4(lstm):.2f}" in line and f"transformer {at_4(tf):.2f}" in line and "on the evaluation set" in line
     assert "4 runs: 2 finished, 2 failed." in md
+    # Each task's section says what the task asks, as it was set.
+    assert "What it asks: Symbols x_1..x_L, SEP, then the model reproduces x_1..x_L" in md.split("## Task: copy")[1]
     # Failed runs are listed with their error, not dropped.
     failed = md.split("## Runs that did not finish")[1].split("##")[0]
     assert "1_copy_lstm_L0" in failed and "3_copy_transformer_L0" in failed and "task.length=0" in failed

@@ -59,6 +59,9 @@ def test_preset_is_a_sweep_with_a_length_for_every_task_and_rung(preset, models)
         job = composed(f"experiment={preset}", "model=positions/rope", "task=qa", "hydra.job.num=7")
         assert job.model.pos_encoding == "rope"
         assert job.hydra.sweep.subdir == "7_qa_rope_L32"
+        # The demo's report says which qa it runs: the seed's one fact across distance, not the lookup among facts.
+        from compare.config.build import build
+        assert "reaching that fact across distance, not a lookup among facts" in build(job.task).summary()
 
 
 @pytest.mark.slow
