@@ -16,7 +16,7 @@ from compare.reporting.published import (babi_published_blocks, chomsky_publishe
                                          induction_heads_published_blocks)
 from compare.reporting.results_csv import device_of
 from compare.reporting.scaling import (curve_axes, headline, metric_name, position_sentences, position_table,
-                                      scaling_sentences, scored_by)
+                                      scaling_sentences, scored_by, scored_by_loss)
 from compare.runs.records import RunRecord, unfinished_summary
 
 #: Figures drawn across tasks, in the order the report shows them.
@@ -63,7 +63,7 @@ def findings_blocks(cells: dict, rows: list[dict], device: str, solved: float) -
         sentences += lr_sentences(task, cells[task])
         # A task scored by its loss (language modelling) has no exact-sequence accuracy worth comparing: every
         # window of 256 bytes is 0; scaling_sentences compares its validation loss instead.
-        if not scored_by_loss(cells[task]):
+        if not scored_by_loss(*(c for by_len in cells[task].values() for c in by_len.values())):
             sentences += accuracy_sentences(task, cells[task], solved)
         sentences += slice_sentences(task, cells[task])
         sentences += scaling_sentences(task, cells[task]) + position_sentences(task, cells[task])
@@ -96,11 +96,6 @@ STATISTICS = ("Runs are pooled as seeds only when their configurations are equal
               "in the sentence) do not overlap; otherwise the report says there is no clear difference.")
 
 
-def scored_by_loss(by_model: dict[str, dict[int, Cell]]) -> bool:
-    """Whether every cell of a task is scored by its validation loss."""
-    return all(scored_by(c) == "loss" for cells in by_model.values() for c in cells.values())
-
-
 def _yes_no(x) -> str:
     return "n/a" if x is None else ("yes" if x else "no")
 
@@ -119,7 +114,7 @@ def mechanism_blocks(cells: dict, device: str) -> list[tuple]:
                 mech, beyond = c.mechanism(), c.beyond_accuracy()
                 rate = c.stat("train_tokens_per_s")
                 acc = c.accuracy()
-                loss = scored_by(c) == "loss"
+                loss = scored_by_loss(c)
                 result = f"val loss {headline(c).text(3)}" if loss else acc.text()
                 table.append([task, L, model, _yes_no(mech["parallel_over_time"]), _count(mech["sequential_depth"]),
                               _count(mech["state_size"]), c.seeds, result,
@@ -193,7 +188,7 @@ def task_blocks(task: str, by_model: dict[str, dict[int, Cell]], made: dict[str,
     lengths = sorted({p["length"] for _, _, c in cells for p in c.ladder()})
     searched = any(c.lr_search for _, _, c in cells)
     ranged = any(c.train_range[0] != c.train_range[1] for _, _, c in cells)
-    loss = scored_by_loss(by_model)
+    loss = scored_by_loss(*(c for _, _, c in cells))
     table = []
     for model, L, c in cells:
         acc = {p["length"]: p for p in c.ladder()}

@@ -12,7 +12,7 @@ from collections import defaultdict
 from compare.reporting.figures import panel_title
 from compare.reporting.findings import Cell
 from compare.reporting.intervals import UNIT, Interval, per_seed, t_interval
-from compare.reporting.scaling import scored_by
+from compare.reporting.scaling import scored_by_loss
 
 ZOOLOGY_FIG2 = ("Arora et al. 2023, \"Zoology: Measuring and Improving Recall in Efficient Language Models\", "
                 "arXiv:2312.04927, Figure 2 (HazyResearch/zoology assets/figure2.png): 2 layers, an 8,192-token "
@@ -56,7 +56,7 @@ def frontier_lines(by_model: dict[str, dict[int, Cell]]) -> dict[int, dict[str, 
         for length, c in cells.items():
             state = c.mechanism().get("state_size")
             # A task scored by its loss (text_lm) draws loss against state size instead (compare.reporting.scaling).
-            if state is not None and scored_by(c) != "loss":
+            if state is not None and not scored_by_loss(c):
                 out[length][c.base or c.model].append((int(state), c))
     if not any(len({s for s, _ in pts}) > 1 for lines in out.values() for pts in lines.values()):
         return {}

@@ -17,7 +17,7 @@ from hydra.utils import get_object
 
 from compare.reporting.findings import BEATS, NO_VALUE, ONE_SEED, OVERLAP, Cell, _rate, verdict
 from compare.reporting.intervals import Interval
-from compare.reporting.scaling import headline, scored_by
+from compare.reporting.scaling import headline, scored_by_loss
 
 #: At most this many models are named in the cost sentence (the fastest and slowest are kept).
 MAX_COST_MODELS = 6
@@ -99,7 +99,7 @@ def contests(cells: dict[str, dict[str, dict[int, Cell]]]) -> tuple[list[Contest
         lengths = sorted({L for by_len in cells[task].values() for L in by_len}, reverse=True)
         for L in lengths:
             at_L = {m: by_len[L] for m, by_len in cells[task].items() if L in by_len}
-            by_loss = any(scored_by(c) == "loss" for c in at_L.values())
+            by_loss = scored_by_loss(*at_L.values())
             att = _best({m: c for m, c in at_L.items() if is_attention(c)}, by_loss)
             fixed = _best({m: c for m, c in at_L.items() if not is_attention(c)}, by_loss)
             if att and fixed:

@@ -34,13 +34,19 @@ def scored_by(cell: Cell) -> str:
     return "loss" if kinds == {"loss"} else "accuracy"
 
 
+def scored_by_loss(*cells: Cell) -> bool:
+    """Whether these cells (of one task) are scored by their validation loss (language modelling), not accuracy:
+    lower is better, and exact-sequence accuracy means nothing there (every 256-byte window is 0)."""
+    return any(scored_by(c) == "loss" for c in cells)
+
+
 def headline(cell: Cell) -> Interval:
     """The cell's headline number over seeds: validation loss for a task scored by loss, else accuracy."""
-    return cell.stat("val_loss") if scored_by(cell) == "loss" else cell.accuracy()
+    return cell.stat("val_loss") if scored_by_loss(cell) else cell.accuracy()
 
 
 def metric_name(cell: Cell) -> str:
-    return "validation loss (nats per token)" if scored_by(cell) == "loss" else "exact-sequence accuracy"
+    return "validation loss (nats per token)" if scored_by_loss(cell) else "exact-sequence accuracy"
 
 
 def line_label(cell: Cell) -> str:
@@ -144,7 +150,7 @@ def compute_panels(lines: dict[int, dict[str, list[Cell]]], task: str, x_key: st
     for L, ls in lines.items():
         models = {}
         for model, cells in ls.items():
-            lower = scored_by(cells[0]) == "loss"
+            lower = scored_by_loss(*cells)
             y_key = "val_loss" if lower else "val_seq_acc"
             curves = {size_label(c): mean_curve(c, x_key, y_key) for c in cells}
             curves = {k: v for k, v in curves.items() if v}
@@ -188,7 +194,7 @@ def scaling_sentences(task: str, by_model: dict[str, dict[int, Cell]]) -> list[s
     out = [s for s in [budget_sentence(task, cells)] if s]
     lines = size_lines(by_model)
     for L, ls in lines.items():
-        lower = scored_by(next(iter(ls.values()))[0]) == "loss"
+        lower = scored_by_loss(*(c for cs in ls.values() for c in cs))
         budgets = sorted({budget_of(c) for cs in ls.values() for c in cs}, key=float)
         orders = []
         for size in budgets:
