@@ -29,12 +29,12 @@ def test_the_preset_sweeps_every_model_at_two_sizes_on_zoologys_mqar_with_states
     # The figure's x runs from the smallest LSTM's state to the largest transformer's key-value cache: over 30x.
     smallest, largest = state("lstm", min(budgets)), state("positions/rope", max(budgets))
     assert largest / smallest >= 30, (smallest, largest)
-    # Each model at its own learning rate and steps (lr_for, steps_for), whatever its size; the gaps between the
+    # Each model at its own learning rate and steps (per_model), whatever its size; the gaps between the
     # queries hold the noise token, as Zoology's Figure 2 configs.
     for model in models:
         runs = [job_config("recall_frontier", [f"model={model}", f"model.param_budget={b}"]) for b in budgets]
         assert {(r["optimizer"]["lr"], r["trainer"]["max_steps"]) for r in runs} == {
-            (runs[0]["lr_for"][model], runs[0]["steps_for"][model])}
+            (runs[0]["per_model"][model]["lr"], runs[0]["per_model"][model]["max_steps"])}
         assert runs[0]["task"]["random_non_queries"] is False
     conv = job_config("recall_frontier", ["model=short_conv/linear_attention"])
     assert conv["model"]["conv_size"] == 4 and conv["model"]["_target_"].endswith("LinearAttentionLM")
