@@ -81,9 +81,9 @@ def plan_budget(cfg: DictConfig, module, datamodule) -> Budget:
         raise UserError(f"budget.flops={flops:g} and budget.seconds={seconds:g}: a run holds one budget; set the "
                         "other to null")
     if flops is not None:
-        task, batch, seed = datamodule.task, datamodule.batch_size, datamodule.seed
+        batch, seed = datamodule.batch_size, datamodule.seed
         count = module.flops_per_sequence
-        steps = steps_for_flops(flops, lambda k: batch * count(step_tokens(task, seed, k)))
+        steps = steps_for_flops(flops, lambda k: batch * count(step_tokens(datamodule.task_at(k), seed, k)))
         overrides: dict = {"max_steps": steps}
         if validations is not None:
             overrides["val_check_interval"] = max(1, steps // validations)

@@ -10,6 +10,7 @@ from torch.utils.data import DataLoader, IterableDataset
 from compare.errors import UserError
 from compare.evaluation import evaluate_set
 from compare.tasks.base import IGNORE, EvalSet, Task, check_positive, stream_seed
+from compare.training.curriculum import CurriculumStage, stage_at
 
 
 def loader_generator() -> torch.Generator:
@@ -31,7 +32,8 @@ def step_tokens(task: Task, seed: int, step: int) -> int:
 class TaskStream(IterableDataset):
     """Endless training batches; batch k is a pure function of (seed, k), so a resumed run continues the stream.
 
-    Each batch has one length, drawn uniformly from the task's training range [min_length, length].
+    Each batch has one length, drawn uniformly from the task's training range [min_length, length]. With a
+    curriculum (compare.training.curriculum), batch k comes from the stage that covers step k, in the task's tokens.
 
     Under DDP every rank draws the same global batch of ``batch_size`` rows and keeps its own
     contiguous ``batch_size / world_size`` rows, so one run over N devices sees exactly the samples
@@ -39,12 +41,13 @@ class TaskStream(IterableDataset):
     """
 
     def __init__(self, task: Task, batch_size: int, seed: int, device: torch.device, start: int = 0,
-                 rank: int = 0, world_size: int = 1) -> None:
+                 rank: int = 0, world_size: int = 1, curriculum: list[CurriculumStage] | None = None) -> None:
         if batch_size % world_size:
             raise UserError(f"data.batch_size={batch_size} (the global batch) must divide evenly over "
                             f"{world_size} DDP processes")
         self.task, self.batch_size, self.seed, self.device, self.start = task, batch_size, seed, device, start
         self.rank, self.world_size = rank, world_size
+        self.curriculum = curriculum or []
 
     def __iter__(self):
         # Generating on the training device avoids a host-to-device copy every step on GPU.
@@ -53,10 +56,14 @@ class TaskStream(IterableDataset):
         share = self.batch_size // self.world_size
         rows = slice(self.rank * share, (self.rank + 1) * share)
         while True:
-            step_seed = step_seed_of(self.task, self.seed, step)
+            stage = stage_at(self.curriculum, step)
+            task = self.task if stage is None else stage.task
+            step_seed = step_seed_of(task, self.seed, step)
             generator.manual_seed(step_seed)
             # One length per batch, drawn from the same per-step seed: batch k still depends on (seed, k) only.
-            inputs, targets = self.task.sample(self.batch_size, self.task.draw_length(step_seed), generator)
+            inputs, targets = task.sample(self.batch_size, task.draw_length(step_seed), generator)
+            if stage is not None:
+                inputs, targets = stage.remap(inputs, targets)
             yield (inputs, targets) if self.world_size == 1 else (inputs[rows], targets[rows])
             step += 1
 
@@ -121,13 +128,20 @@ class TaskDataModule(L.LightningDataModule):
     epoch after epoch), validation on a fixed seeded set."""
 
     def __init__(self, task: Task, batch_size: int = 32, val_size: int = 256, eval_batch_size: int = 128,
-                 seed: int = 0, generate_on_device: bool = True, train_size: int | None = None) -> None:
+                 seed: int = 0, generate_on_device: bool = True, train_size: int | None = None,
+                 curriculum: list | None = None) -> None:
         super().__init__()
         check_positive("data.batch_size", batch_size)
         check_positive("data.val_size", val_size)
         check_positive("data.eval_batch_size", eval_batch_size)
         if train_size is not None:
             check_train_size(train_size, batch_size)
+        # ``curriculum`` is the config's list of stages; they need the task's config to build, so the run builds them
+        # (compare.training.curriculum.build_curriculum) and hands them over with use_curriculum.
+        if curriculum and train_size is not None:
+            raise UserError(f"data.curriculum with data.train_size={train_size}: a fixed training pool holds one "
+                            "task's samples; set data.train_size=null or data.curriculum=null")
+        self.curriculum: list[CurriculumStage] = []
         self.task = task
         self.batch_size, self.val_size, self.eval_batch_size = batch_size, val_size, eval_batch_size
         self.train_size = train_size
@@ -148,7 +162,19 @@ class TaskDataModule(L.LightningDataModule):
         if self.train_size is not None:
             return PoolStream(self.task, self.batch_size, self.seed, self._device(), self.train_size, start, rank,
                               world)
-        return TaskStream(self.task, self.batch_size, self.seed, self._device(), start, rank, world)
+        return TaskStream(self.task, self.batch_size, self.seed, self._device(), start, rank, world, self.curriculum)
+
+    def use_curriculum(self, stages: list[CurriculumStage]) -> None:
+        """Train on these stages' tasks first (data.curriculum, built)."""
+        if stages and self.train_size is not None:
+            raise UserError(f"data.curriculum with data.train_size={self.train_size}: a fixed training pool holds "
+                            "one task's samples; set data.train_size=null or data.curriculum=null")
+        self.curriculum = list(stages)
+
+    def task_at(self, step: int) -> Task:
+        """The task training batch ``step`` is drawn from: its curriculum stage's, or the run's own."""
+        stage = stage_at(self.curriculum, step)
+        return self.task if stage is None else stage.task
 
     def train_dataloader(self) -> DataLoader:
         return DataLoader(self.train_stream(), batch_size=None, num_workers=0, generator=loader_generator())

@@ -23,6 +23,7 @@ from compare.training import ddp
 from compare.training.budget import follow_time_budget, plan_budget
 from compare.training.callbacks import LengthLadderCallback, ThroughputCallback
 from compare.training.compute import ComputeCallback
+from compare.training.curriculum import build_curriculum
 from compare.training.datamodule import TaskDataModule
 from compare.training.module import SequenceModule, TrainingDiverged
 from compare.training.preemption import Preemption, PreemptionCallback, preemption_of
@@ -166,6 +167,8 @@ def build_parts(cfg: DictConfig, row: dict) -> RunParts:
     row.update(model.mechanism(tokens), train_sequence_tokens=tokens)
     log.info("%s on %s (length %d): %d trainable parameters", model.name, task.label, task.length, module.num_params)
     datamodule = build(cfg.data, task=task, seed=cfg.seed)
+    datamodule.use_curriculum(build_curriculum(cfg.data.get("curriculum"), cfg.task, task,
+                                               cfg.trainer.get("max_steps")))
     return RunParts(task, model, module, datamodule, build_callbacks(cfg))
 
 
