@@ -203,7 +203,7 @@ def task_blocks(task: str, by_model: dict[str, dict[int, Cell]], made: dict[str,
     blocks.append(("p", ("val loss: validation loss in nats per token, lower is better; @N: accuracy of the next "
                          "token after N tokens of context" if loss else
                          "@N: exact-sequence accuracy") + " on the evaluation set at evaluated length N; — : the model "
-                        "cannot take that length. Mean over seeds, each seed's value in brackets (2–4 seeds) or ± the "
+                        "cannot take that length; no sample: the evaluation set has none that long. Mean over seeds, each seed's value in brackets (2–4 seeds) or ± the "
                         "95% t half-width (5 or more)."))
     blocks += axis_blocks(task, by_model)
     blocks += frontier_blocks(task, by_model)
@@ -240,7 +240,9 @@ def _metric(c: Cell, name: str) -> str:
 
 
 def _ladder_cell(p: dict) -> str:
-    return "—" if p["seq_acc"] is None else p["interval"].text()
+    if p["seq_acc"] is None:
+        return "—" if not p.get("supported", False) else "no sample"
+    return p["interval"].text()
 
 
 def summary_blocks(made: dict[str, str], device: str) -> list[tuple]:

@@ -160,7 +160,9 @@ def _ladder_line(ax, ladder: list[dict], model: str, shift: float = 1.0) -> None
         ax.plot([p["x"] for p in outside], [p["seq_acc"] for p in outside], "o", ms=6,
                 mfc="white", mec=colour, mew=1.5)
     _errorbars(ax, [p["x"] for p in ok], [p["seq_acc"] for p in ok], [_ladder_range(p) for p in ok], colour)
-    unsupported = [p["x"] for p in ladder if p.get("seq_acc") is None]
+    # A length with no evaluation sample (supported, but an empty bucket) is left out, not marked as one the model
+    # cannot take.
+    unsupported = [p["x"] for p in ladder if p.get("seq_acc") is None and not p.get("supported", False)]
     if unsupported:
         ax.plot(unsupported, [-0.03] * len(unsupported), "x", color=colour, ms=8, mew=2, clip_on=False)
 

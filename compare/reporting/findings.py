@@ -159,8 +159,10 @@ class Cell:
                 else "validation")
 
     def ladder(self) -> list[dict]:
-        """The length ladder over seeds: length, seq_acc (None = unsupported), seq_acc_half (95% t, None with one
-        seed), seeds, in_training_range (within [min, max] trained on), beyond (longer than any trained), tokens."""
+        """The length ladder over seeds: length, seq_acc (None = not scored), supported (False: the model or task
+        cannot take that length; True with seq_acc None: the evaluation set had no sample there, e.g. no bAbI test
+        story that long), seq_acc_half (95% t, None with one seed), seeds, in_training_range (within [min, max]
+        trained on), beyond (longer than any trained), tokens."""
         lo, hi = self.train_range
         by_len: dict[int, dict] = {}
         for r in self.rows:
@@ -172,7 +174,9 @@ class Cell:
             out.append({"length": length, "seq_acc": iv.mean, "seq_acc_half": iv.half, "seeds": iv.n,
                         "seq_acc_lo": iv.lo, "seq_acc_hi": iv.hi, "interval": iv,
                         "in_training_range": bool(by_len[length].get("in_training_range", lo <= length <= hi)),
-                        "beyond": length > hi, "tokens": by_len[length].get("tokens")})
+                        "beyond": length > hi, "tokens": by_len[length].get("tokens"),
+                        "supported": all(p.get("supported", True) for r in self.rows for p in r.get("ladder") or []
+                                         if int(p["length"]) == length)})
         return out
 
     def beyond_accuracy(self, metric: str = "seq_acc") -> Interval | None:
@@ -399,13 +403,14 @@ def _solved_sentence(task: str, by_model: dict[str, dict[int, Cell]], solved: fl
 
 
 def _beyond_sentences(task: str, by_model: dict[str, dict[int, Cell]]) -> list[str]:
-    beyond_parts, unsupported_parts = [], []
+    beyond_parts, unsupported_parts, empty = [], [], set()
     for m in sorted(by_model):
         pts = [(c.train_range[1], p) for c in by_model[m].values() for p in c.ladder() if p["beyond"]]
         if not pts:
             continue
         accs = [p["seq_acc"] for _, p in pts if p["seq_acc"] is not None]
-        cannot = [p for _, p in pts if p["seq_acc"] is None]
+        cannot = [p for _, p in pts if p["seq_acc"] is None and not p["supported"]]
+        empty.update(p["length"] for _, p in pts if p["seq_acc"] is None and p["supported"])
         if accs and max(accs) == 0:
             beyond_parts.append(f"{m} 0.00 at every longer length it was evaluated at")
         elif accs:
@@ -420,6 +425,10 @@ def _beyond_sentences(task: str, by_model: dict[str, dict[int, Cell]]) -> list[s
         out.append(f"{task}, beyond the lengths trained on: " + "; ".join(beyond_parts) + ".")
     if unsupported_parts:
         out.append(f"{task}: " + "; ".join(unsupported_parts) + ", counted as unsupported rather than as 0.")
+    if empty:
+        lengths = ", ".join(str(n) for n in sorted(empty))
+        out.append(f"{task}: the evaluation set has no sample at length {lengths} (no test story that long), so no "
+                   "model is scored there.")
     return out
 
 

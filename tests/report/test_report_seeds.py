@@ -188,3 +188,19 @@ def test_two_seeds_give_intervals_in_csv_figures_and_findings(two_seed_sweep: Pa
     expected = cells["copy"]["lstm"][4].stat("train_tokens_per_s")
     # The two seeds' throughputs differ; the bar is the t interval, cut at 0 tokens/s where it reaches below.
     assert high > low and math.isclose(low, expected.lo) and math.isclose(high, expected.hi)
+
+
+def test_a_length_with_no_evaluation_sample_is_not_called_one_the_model_cannot_take():
+    """bAbI's test file has no story of 256 tokens: an empty bucket, said as such, apart from a model's limit."""
+    def point(length, acc, supported=True):
+        return {"length": length, "seq_acc": acc, "supported": supported, "in_train_range": length <= 64}
+    rows = [row(model=m, seed=s, length=64, ladder=[point(64, 0.9), point(128, 0.5), point(256, None),
+                                                      point(512, None, supported=m == "lstm")])
+            for m in ("lstm", "transformer") for s in (0, 1)]
+    cells = cells_of(rows)
+    ladder = {p["length"]: p for p in cells["copy"]["transformer"][64].ladder()}
+    assert ladder[256]["supported"] and not ladder[512]["supported"]
+    text = " ".join(findings_blocks(cells, rows, "cpu", 0.9)[-1][1])
+    assert "copy: the evaluation set has no sample at length 256" in text
+    assert "transformer cannot take 1 of its 3 longer lengths (from length 512)" in text
+    assert "lstm cannot take" not in text
