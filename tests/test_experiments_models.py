@@ -12,6 +12,7 @@ from compare.config.check import check_config
 from compare.config.run_settings import check_model_fits_task
 from compare.models import RecurrentLM, TransformerLM
 from compare.models.positions import POSITIONAL_ENCODINGS
+from compare.training.curriculum import build_curriculum
 from compare.train import CONF_DIR, train
 from preset_jobs import composed, sweep_jobs
 
@@ -98,21 +99,37 @@ def test_one_context_window_job_trains_and_reports_accuracy_by_fact_distance(tmp
     assert list(point["by"]["fact_distance"]) == ["16"]
 
 
-def test_qa_lookup_asks_for_one_fact_among_several_at_one_budget():
+def test_qa_lookup_asks_for_one_fact_among_several_at_one_budget_after_a_curriculum():
     jobs = sweep_jobs("qa_lookup")
     models, budgets = set(), set()
     for num, overrides in enumerate(jobs):
         cfg, task, model = check_job("qa_lookup", overrides, num)
-        assert task.name == "qa" and task.place_prob < 1 and task.min_length == task.length == 8
-        assert task.summary().startswith("qa, a lookup by content among facts: every other sentence is a fact")
+        # The measured task: the lookup among facts of five verbs, both questions, stories of 4-16 tokens.
+        assert task.name == "qa" and 0 < task.place_prob < 1 and (task.min_length, task.length) == (4, 16)
+        assert len(task.verbs) == 5 and task.questions == ["who", "what"]
+        assert task.summary().startswith("qa, a lookup by content among facts: 75% of the other sentences are facts")
         budgets.add(cfg.model.param_budget)
         models.add(model.pos_encoding if isinstance(model, TransformerLM) else model.name)
         assert "/" not in cfg.hydra.sweep.subdir
         assert (cfg.optimizer.lr, cfg.optimizer.weight_decay) == (1e-3, 0.1)
-        # Every story holds two facts of the one verb, and only the object the question names picks the answer.
-        x, y = task.sample(64, task.length, torch.Generator().manual_seed(num))
+        stages = build_curriculum(cfg.data.curriculum, cfg.task, task, cfg.trainer.max_steps)
+        assert sum(s.steps for s in stages) < cfg.trainer.max_steps
+        # Stage 1: two facts of the one verb, and only the object the question names picks the answer.
+        first = stages[0]
+        x, y = first.remap(*first.task.sample(64, first.task.length, torch.Generator().manual_seed(num)))
         verb = task.words.index("drank")
         assert (x[:, [1, 5]] == verb).all() and (x[:, 8] == task.words.index("who")).all()
         picked = torch.where(x[:, 2] == x[:, 10], x[:, 0], x[:, 4])
         assert (picked == y[:, -1]).all() and (x[:, 2] != x[:, 6]).all()
+        # Stage 2: the one verb over the whole range, both questions.
+        assert stages[1].task.verbs == ["drank"] and stages[1].task.questions == ["who", "what"]
+        assert (stages[1].task.min_length, stages[1].task.length) == (4, 16)
     assert models == {"rope", "lstm"} and len(budgets) == 1
+
+
+def test_one_qa_lookup_job_trains_through_its_curriculum_and_is_scored_on_the_lookup(tmp_path):
+    row = run_tiny(tmp_path, "qa_lookup", ["model=positions/rope", "data.curriculum.0.steps=1",
+                                           "data.curriculum.1.steps=1"])
+    assert row["status"] == "ok" and row["steps"] == 3 and row["train_lengths"] == [4, 16]
+    assert row["task_settings"]["place_prob"] == 0.25
+    assert "fact_distance" in row["ladder"][0]["by"]
