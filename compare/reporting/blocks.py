@@ -203,8 +203,8 @@ def task_blocks(task: str, by_model: dict[str, dict[int, Cell]], made: dict[str,
     blocks.append(("p", ("val loss: validation loss in nats per token, lower is better; @N: accuracy of the next "
                          "token after N tokens of context" if loss else
                          "@N: exact-sequence accuracy") + " on the evaluation set at evaluated length N; — : the model "
-                        "cannot take that length; no sample: the evaluation set has none that long. Mean over seeds, each seed's value in brackets (2–4 seeds) or ± the "
-                        "95% t half-width (5 or more)."))
+                        "cannot take that length; no sample: the evaluation set has none that long. Mean over seeds, "
+                        "each seed's value in brackets (2–4 seeds) or ± the 95% t half-width (5 or more)."))
     blocks += axis_blocks(task, by_model)
     blocks += frontier_blocks(task, by_model)
     blocks += position_table(task, by_model)
