@@ -7,6 +7,8 @@ import torch
 
 from compare.config.build import build
 from compare.errors import UserError
+from compare.report import main as report_main
+from compare.reporting.figure_set import curriculum_stage_ends
 from compare.runs.results import read_results
 from compare.tasks.base import IGNORE
 from compare.train import train
@@ -63,6 +65,12 @@ def test_a_curriculum_run_trains_and_scores_on_the_run_task(make_cfg, tmp_path):
     # Scored on the run's task: its training range and its ladder, not the stage's one length.
     assert row["train_lengths"] == [4, 16] and [p["length"] for p in row["ladder"]] == [8, 16, 32, 64]
     assert row["config"]["data"]["curriculum"][0]["steps"] == 3
+    # The report's validation curves mark where the stage hands over to the task itself, and say so.
+    assert report_main([str(tmp_path / "run")]) == 0
+    report = tmp_path / "run" / "report"
+    assert (report / "figures" / "validation_curves_qa.png").is_file()
+    assert "Dotted vertical lines: where a curriculum stage" in (report / "report.md").read_text()
+    assert curriculum_stage_ends(row) == [3] and curriculum_stage_ends({"config": {"data": {}}}) == []
 
 
 @pytest.mark.parametrize("stages,max_steps,message", [

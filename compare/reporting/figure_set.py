@@ -118,15 +118,29 @@ def task_figures(out: FigureSet, task: str, by_model: dict[str, dict[int, Cell]]
                     "pairs, against model dimension (its x; its models are not ours), read off the figure. " if published
                     else "") + f"Source: {ZOOLOGY_FIG2}. " + ERROR_BARS)
     val: dict = {}
+    stage_ends: dict[int, set[int]] = {}
     label_of = {id(r): c.model for ms in by_model.values() for c in ms.values() for r in c.rows}
     for r in records:
         if r.usable and r.row["task"] == task and r.val_curve and id(r.row) in label_of:
             val.setdefault(int(r.row["train_length"]), {}).setdefault(label_of[id(r.row)], []).append(r.val_curve)
+            stage_ends.setdefault(int(r.row["train_length"]), set()).update(curriculum_stage_ends(r.row))
     if val:
-        out.save(f"validation_curves_{task}.png", figures.validation_curves(task, val),
+        staged = any(stage_ends.values())
+        out.save(f"validation_curves_{task}.png", figures.validation_curves(task, val, stage_ends),
                  f"{task}: validation exact-sequence accuracy over training steps (from each run's TensorBoard "
                  "events; one line per seed" + (", at each model's chosen learning rate" if _searched(by_model) else "")
-                 + ").")
+                 + ")." + (" Dotted vertical lines: where a curriculum stage (data.curriculum) hands over to the next, "
+                           "the last to the task itself; validation is on the task itself throughout." if staged else ""))
+
+
+def curriculum_stage_ends(row: dict) -> list[int]:
+    """The training steps at which a run's curriculum stages end (none without a curriculum)."""
+    stages = ((row.get("config") or {}).get("data") or {}).get("curriculum") or []
+    ends, total = [], 0
+    for stage in stages:
+        total += int(stage["steps"])
+        ends.append(total)
+    return ends
 
 
 def _searched(by_model: dict[str, dict[int, Cell]]) -> bool:

@@ -261,11 +261,15 @@ def accuracy_by_slice(task: str, axis: str,
     return fig
 
 
-def validation_curves(task: str, curves: dict[int, dict[str, list[list[tuple[int, float]]]]]) -> Figure:
-    """Validation exact-sequence accuracy over training steps: a panel per training length, a line per run."""
+def validation_curves(task: str, curves: dict[int, dict[str, list[list[tuple[int, float]]]]],
+                      stage_ends: dict[int, set[int]] | None = None) -> Figure:
+    """Validation exact-sequence accuracy over training steps: a panel per training length, a line per run;
+    dotted vertical lines where curriculum stages end (``stage_ends`` per training length)."""
     train_lengths = sorted(curves)
     fig, axes = _panels(len(train_lengths))
     for ax, train_len in zip(axes, train_lengths):
+        for i, step in enumerate(sorted((stage_ends or {}).get(train_len, ()))):
+            ax.axvline(step, color="grey", ls=":", lw=1.2, label="curriculum stage ends" if i == 0 else None)
         for model in sorted(curves[train_len]):
             for i, series in enumerate(curves[train_len][model]):
                 if not series:
