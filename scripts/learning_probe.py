@@ -3,8 +3,8 @@
 The README's qa notes (Tasks) and the why_attention preset quote this script: the qa lookup by content
 (``--place 0`` or 0.25) stays on a plateau for thousands of steps at the default 50k parameters, while the
 one-fact default (``--place 1``) is learned in a few hundred (at ``--budget 200000`` the two-fact, one-verb lookup
-leaves its plateau by step 3,000: the first stage of experiment=qa_lookup's curriculum); copy trained on lengths 1..16 needs ~3,000 steps to
-copy 16 symbols.
+leaves its plateau by step 3,000: the first stage of experiment=qa_lookup's curriculum); copy trained on lengths
+1..16 needs ~3,000 steps to copy 16 symbols.
 It skips Lightning, checkpoints and reports so that a setting takes seconds, and prints validation
 exact-sequence accuracy every ``--every`` steps (256 samples per length; qa: lengths min..max in steps of 4;
 copy: 1, 2, 4, ... up to twice the longest, and the longest)::
