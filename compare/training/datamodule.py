@@ -138,9 +138,6 @@ class TaskDataModule(L.LightningDataModule):
             check_train_size(train_size, batch_size)
         # ``curriculum`` is the config's list of stages; they need the task's config to build, so the run builds them
         # (compare.training.curriculum.build_curriculum) and hands them over with use_curriculum.
-        if curriculum and train_size is not None:
-            raise UserError(f"data.curriculum with data.train_size={train_size}: a fixed training pool holds one "
-                            "task's samples; set data.train_size=null or data.curriculum=null")
         self.curriculum: list[CurriculumStage] = []
         self.task = task
         self.batch_size, self.val_size, self.eval_batch_size = batch_size, val_size, eval_batch_size
