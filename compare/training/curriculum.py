@@ -9,7 +9,7 @@ vocabulary by name (``Task.token_names``): a stage may use fewer words (qa with 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from omegaconf import DictConfig, ListConfig, OmegaConf
@@ -32,9 +32,14 @@ class CurriculumStage:
     token_map: Tensor  # stage token id -> the run's token id
 
     def remap(self, inputs: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
-        """A batch of the stage's task in the run's token ids (unscored targets stay IGNORE)."""
-        table = self.token_map.to(inputs.device)
+        """A batch of the stage's task in the run's token ids (unscored targets stay IGNORE); ``token_map`` must be
+        on the batch's device (``on``)."""
+        table = self.token_map
         return table[inputs], torch.where(targets == IGNORE, targets, table[targets.clamp(min=0)])
+
+    def on(self, device: torch.device) -> "CurriculumStage":
+        """This stage with its token map on ``device``, moved once rather than every step."""
+        return replace(self, token_map=self.token_map.to(device))
 
 
 def build_curriculum(stages, task_cfg: DictConfig, task: Task, max_steps: int | None) -> list[CurriculumStage]:
@@ -58,7 +63,7 @@ def build_curriculum(stages, task_cfg: DictConfig, task: Task, max_steps: int | 
                             f"(keys {list(STAGE_KEYS)})")
         check_positive(f"{where}.steps", stage["steps"])
         changes = stage.get("task") or {}
-        unknown = sorted(set(changes) - set(base) - {"_target_"})
+        unknown = sorted(set(changes) - set(base))
         if unknown:
             raise UserError(f"{where}.task.{unknown[0]} is not a setting of task={task.name}; its settings: "
                             f"{', '.join(sorted(k for k in base if k != '_target_'))}")

@@ -47,7 +47,7 @@ class TaskStream(IterableDataset):
                             f"{world_size} DDP processes")
         self.task, self.batch_size, self.seed, self.device, self.start = task, batch_size, seed, device, start
         self.rank, self.world_size = rank, world_size
-        self.curriculum = curriculum or []
+        self.curriculum = [stage.on(device) for stage in curriculum or []]
 
     def __iter__(self):
         # Generating on the training device avoids a host-to-device copy every step on GPU.
